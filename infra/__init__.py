@@ -1,0 +1,1 @@
+"""gifstack: the deploy engine and the CloudFormation template builders."""

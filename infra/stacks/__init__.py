@@ -1,0 +1,1 @@
+"""One troposphere template builder per stack: `build(settings) -> Template`, no AWS calls."""
