@@ -1,0 +1,217 @@
+"""Load and validate `params/<env>.yaml` into typed settings.
+
+Defaults live here, in the models; an environment file holds only what differs.
+Every problem becomes one `BadInput` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from infra.errors import BadInput
+
+PARAMS_DIR = Path(__file__).resolve().parent.parent / "params"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkSettings(_Section):
+    cidr: str = Field("10.0.0.0/16", description="VPC CIDR block (a /16 to /24 IPv4 network).")
+    az_count: int = Field(2, ge=2, le=3, description="Availability zones to spread subnets over.")
+    nat_mode: Literal["single", "per_az"] = Field(
+        "single", description="One NAT gateway (cheap) or one per AZ (no cross-AZ dependency)."
+    )
+    flow_log_retention_days: int = Field(30, description="CloudWatch retention of VPC flow logs.")
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError(f"{value!r} must be between a /16 and a /24")
+        return value
+
+
+class DatabaseSettings(_Section):
+    engine_version: str = Field("16.6", description="RDS for PostgreSQL engine version.")
+    instance_class: str = Field("db.t4g.micro", description="RDS DB instance class.")
+    allocated_storage_gib: int = Field(20, ge=20, le=65536)
+    max_allocated_storage_gib: int = Field(100, ge=20, le=65536)
+    backup_retention_days: int = Field(7, ge=1, le=35)
+    multi_az: bool = False
+    deletion_protection: bool = False
+    name: str = Field("gif", pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Database name.")
+    master_username: str = Field("gifadmin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    app_username: str = Field(
+        "gif_app",
+        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        description="The app's own database user (IAM authentication).",
+    )
+    port: int = Field(5432, ge=1150, le=65535)
+
+
+class ClusterSettings(_Section):
+    kubernetes_version: str = Field("1.33", description="EKS Kubernetes version.")
+    public_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach the public API endpoint; empty = private only.",
+    )
+    node_instance_types: list[str] = Field(default_factory=lambda: ["t3.medium"], min_length=1)
+    node_architecture: Literal["x86_64", "arm64"] = "x86_64"
+    node_min_size: int = Field(2, ge=1, le=100)
+    node_desired_size: int = Field(2, ge=1, le=100)
+    node_max_size: int = Field(4, ge=1, le=100)
+    node_disk_gib: int = Field(20, ge=20, le=1000)
+    log_retention_days: int = 30
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.IPv4Network(value, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
+        return values
+
+
+class AppSettings(_Section):
+    replicas: int = Field(2, ge=1, le=100)
+    port: int = Field(8080, ge=1024, le=65535)
+    cpu_request: str = "100m"
+    cpu_limit: str = "500m"
+    memory_request: str = "128Mi"
+    memory_limit: str = "256Mi"
+    image_repository: str = Field("gif-service", description="ECR repository name.")
+    image_tag: str | None = Field(None, description="Default image tag; --image-tag overrides.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    db_sslmode: Literal["disable", "require", "verify-full"] = "verify-full"
+    autoscaling: bool = False
+    max_replicas: int = Field(6, ge=1, le=100)
+
+
+class DeploySettings(_Section):
+    stack_timeout_minutes: dict[str, int] = Field(
+        default_factory=lambda: {
+            "network": 20,
+            "database": 60,
+            "cluster": 60,
+            "workload": 15,
+            "registry": 10,
+            "ci": 10,
+        },
+        description="How long to wait for each stack before giving up.",
+    )
+    termination_protection: bool = False
+    rollout_timeout_seconds: int = Field(600, ge=30)
+
+
+class CiSettings(_Section):
+    github_repository: str = Field(
+        "example-org/gifstack",
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="owner/name of the repository whose workflows may deploy.",
+    )
+    default_branch: str = "master"
+    environment: str = "production"
+
+
+class Settings(_Section):
+    env: str = Field(description="Environment name (the params file's name).")
+    project: str = Field("gif", pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    region: str = Field("eu-west-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    account_id: str | None = Field(
+        None, pattern=r"^\d{12}$", description="Refuse to deploy to any other account."
+    )
+    aws_endpoint_url: str | None = Field(
+        None, description="An AWS-compatible endpoint (the local emulator); None = real AWS."
+    )
+    network: NetworkSettings = NetworkSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    app: AppSettings = AppSettings()
+    deploy: DeploySettings = DeploySettings()
+    ci: CiSettings = CiSettings()
+    registry_keep_images: int = Field(30, ge=1, le=1000)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env == "prod"
+
+
+def environments() -> list[str]:
+    """The environments that exist: one params file each."""
+    return sorted(path.stem for path in PARAMS_DIR.glob("*.yaml"))
+
+
+@cache
+def load(env: str) -> Settings:
+    """The validated settings of one environment; raises BadInput with one clear message."""
+    path = PARAMS_DIR / f"{env}.yaml"
+    if not path.is_file():
+        known = ", ".join(environments()) or "none"
+        raise BadInput(
+            f"unknown environment {env!r}: there is no params/{env}.yaml. "
+            f"Environments that exist: {known}."
+        )
+    return load_file(path, env)
+
+
+def load_file(path: Path, env: str | None = None) -> Settings:
+    """Validate one params file (the environment name defaults to the file's stem)."""
+    where = _display(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{where}: expected a mapping of settings at the top level.")
+    if "env" in data:
+        raise BadInput(f"{where}: 'env' is not a setting; the file's name is the environment.")
+    try:
+        return Settings(env=env or path.stem, **data)
+    except ValidationError as exc:
+        raise BadInput(f"{where}: {_explain(exc, data)}") from None
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(PARAMS_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def _explain(exc: ValidationError, data: dict[str, Any]) -> str:
+    """The first validation error as one sentence: key, problem, what is allowed."""
+    error = exc.errors()[0]
+    location = [str(part) for part in error["loc"]]
+    key = ".".join(location)
+    if error["type"] == "extra_forbidden":
+        model = _model_at(Settings, location[:-1])
+        valid = sorted(name for name in model.model_fields if name != "env")
+        close = difflib.get_close_matches(location[-1], valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {key!r}.{hint} Valid keys here: {', '.join(valid)}."
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    return f"{key}: {message} (got {given!r})."
+
+
+def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
+    for part in path:
+        annotation = model.model_fields[part].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return model
