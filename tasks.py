@@ -1,6 +1,8 @@
 """gifstack's command line. Thin invoke tasks: each calls into infra/ and holds no logic.
 
 `invoke --list` shows them all; `invoke --help TASK` shows a task's flags.
+Every task body is wrapped in `reported`, so a domain error leaves with one clear message
+and its exit code (2 bad input, 1 failed operation), never a traceback.
 """
 
 import sys
@@ -18,6 +20,25 @@ def test(c, args=""):
     c.run(f"{sys.executable} -m pytest {args}", pty=False)
 
 
+# --- the GIF service: run --------------------------------------------------------------
+
+# --- templates: synth, lint ------------------------------------------------------------
+
+# --- deploy engine: deploy, diff, status, destroy, recover; local.up/down/status -------
+
+# --- kubernetes: k8s.render, kubeconfig -------------------------------------------------
+
+# --- image: image.build, image.push -----------------------------------------------------
+
 # --- collections -------------------------------------------------------------------------
 
+local_ns = Collection("local")
+k8s_ns = Collection("k8s")
+image_ns = Collection("image")
+
 ns = Collection(test)
+for sub in (local_ns, k8s_ns, image_ns):
+    if sub.tasks:
+        ns.add_collection(sub)
+
+__all__ = ["ns", "reported"]
