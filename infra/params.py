@@ -13,11 +13,52 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from infra import catalog
 from infra.errors import BadInput
 
 PARAMS_DIR = Path(__file__).resolve().parent.parent / "params"
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
+    return value
 
 
 class _Section(BaseModel):
@@ -43,9 +84,11 @@ class NetworkSettings(_Section):
             raise ValueError(f"{value!r} must be between a /16 and a /24")
         return value
 
+    _flow_log_retention = field_validator("flow_log_retention_days")(_retention)
+
 
 class DatabaseSettings(_Section):
-    engine_version: str = Field("16.6", description="RDS for PostgreSQL engine version.")
+    engine_version: str = Field("17.6", description="RDS for PostgreSQL engine version.")
     instance_class: str = Field("db.t4g.micro", description="RDS DB instance class.")
     allocated_storage_gib: int = Field(20, ge=20, le=65536)
     max_allocated_storage_gib: int = Field(100, ge=20, le=65536)
@@ -61,9 +104,30 @@ class DatabaseSettings(_Section):
     )
     port: int = Field(5432, ge=1150, le=65535)
 
+    @field_validator("engine_version")
+    @classmethod
+    def _engine_version(cls, value: str) -> str:
+        offered = catalog.postgres_versions()
+        if value not in offered:
+            raise ValueError(
+                f"{value!r} is not a current RDS for PostgreSQL 16.x/17.x version "
+                f"(deprecated or unknown); use one of {', '.join(offered)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseSettings:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError(
+                f"max_allocated_storage_gib ({self.max_allocated_storage_gib}) must be at least "
+                f"allocated_storage_gib ({self.allocated_storage_gib}); raise it or lower the "
+                "storage"
+            )
+        return self
+
 
 class ClusterSettings(_Section):
-    kubernetes_version: str = Field("1.33", description="EKS Kubernetes version.")
+    kubernetes_version: str = Field("1.35", description="EKS Kubernetes version.")
     public_access_cidrs: list[str] = Field(
         default_factory=list,
         description="CIDRs allowed to reach the public API endpoint; empty = private only.",
@@ -84,7 +148,33 @@ class ClusterSettings(_Section):
                 ipaddress.IPv4Network(value, strict=True)
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
+            if ipaddress.IPv4Network(value).prefixlen == 0:
+                raise ValueError(
+                    f"{value!r} opens the API endpoint to the whole internet; list your "
+                    "office/VPN ranges instead (or none for a private-only endpoint)"
+                )
         return values
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _kubernetes_version(cls, value: str) -> str:
+        if value not in catalog.EKS_KUBERNETES_VERSIONS:
+            offered = ", ".join(catalog.EKS_KUBERNETES_VERSIONS)
+            raise ValueError(
+                f"{value!r} is not a Kubernetes version EKS offers; use one of {offered}"
+            )
+        return value
+
+    _log_retention = field_validator("log_retention_days")(_retention)
+
+    @model_validator(mode="after")
+    def _node_sizes(self) -> ClusterSettings:
+        if not self.node_min_size <= self.node_desired_size <= self.node_max_size:
+            raise ValueError(
+                "node sizes must satisfy node_min_size <= node_desired_size <= node_max_size "
+                f"(got {self.node_min_size} <= {self.node_desired_size} <= {self.node_max_size})"
+            )
+        return self
 
 
 class AppSettings(_Section):
@@ -100,6 +190,15 @@ class AppSettings(_Section):
     db_sslmode: Literal["disable", "require", "verify-full"] = "verify-full"
     autoscaling: bool = False
     max_replicas: int = Field(6, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> AppSettings:
+        if self.autoscaling and self.max_replicas < self.replicas:
+            raise ValueError(
+                f"max_replicas ({self.max_replicas}) must be at least replicas ({self.replicas}) "
+                "when autoscaling is on"
+            )
+        return self
 
 
 class DeploySettings(_Section):
@@ -145,6 +244,21 @@ class Settings(_Section):
     deploy: DeploySettings = DeploySettings()
     ci: CiSettings = CiSettings()
     registry_keep_images: int = Field(30, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _instance_class(self) -> Settings:
+        # Needs region and engine version, so it lives here rather than on DatabaseSettings.
+        database = self.database
+        classes = catalog.postgres_instance_classes(self.region, database.engine_version)
+        if classes and database.instance_class not in classes:
+            close = difflib.get_close_matches(database.instance_class, classes, n=3)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ValueError(
+                f"database.instance_class: {database.instance_class!r} is not an RDS for "
+                f"PostgreSQL {database.engine_version} instance class in {self.region}.{hint} "
+                "See https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html"
+            )
+        return self
 
     @property
     def is_prod(self) -> bool:
@@ -205,6 +319,9 @@ def _explain(exc: ValidationError, data: dict[str, Any]) -> str:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"unknown key {key!r}.{hint} Valid keys here: {', '.join(valid)}."
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error" and isinstance(error.get("input"), dict):
+        # A check across fields: the message names the keys itself.
+        return f"{key + ': ' if key else ''}{message}."
     given = error.get("input")
     return f"{key}: {message} (got {given!r})."
 

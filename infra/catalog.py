@@ -1,0 +1,75 @@
+"""What AWS offers, for validating params: RDS instance classes and PostgreSQL versions (from
+the data cfn-lint ships, so params and `invoke lint` agree) and the EKS Kubernetes versions.
+
+No AWS calls: this is read from files, so it works offline and in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import cfnlint
+
+_RDS_DATA = Path(cfnlint.__file__).parent / "data" / "schemas" / "extensions" / "aws_rds_dbinstance"
+
+# cfn-lint has no list of EKS versions (its schema only says `1\.\d\d`), so this is a
+# documented constant. Source: the EKS Kubernetes release calendar
+# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), versions in standard
+# or extended support on 2026-11-27 (1.31 left extended support on 2026-11-26).
+# Review when a version is added or leaves extended support.
+EKS_KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34", "1.35", "1.36")
+
+POSTGRES_MAJORS = ("16", "17")
+
+
+def _load(name: str) -> dict:
+    return json.loads((_RDS_DATA / name).read_text())
+
+
+def _postgres_blocks(name: str) -> list[dict]:
+    return [
+        block
+        for block in _load(name)["allOf"]
+        if block["if"]["properties"].get("Engine", {}).get("const") == "postgres"
+    ]
+
+
+@cache
+def postgres_versions() -> tuple[str, ...]:
+    """PostgreSQL 16.x/17.x minors RDS offers that cfn-lint doesn't flag as deprecated."""
+    offered: set[str] = set()
+    for block in _postgres_blocks("engine_version.json"):
+        offered.update(block["then"]["properties"]["EngineVersion"]["enum"])
+    deprecated: set[str] = set()
+    for block in _postgres_blocks("engine_version_deprecated.json"):
+        deprecated.update(block["if"]["properties"]["EngineVersion"]["enum"])
+    current = (
+        version
+        for version in offered - deprecated
+        if re.fullmatch(rf"({'|'.join(POSTGRES_MAJORS)})\.\d+", version)
+    )
+    return tuple(sorted(current, key=lambda v: tuple(int(part) for part in v.split("."))))
+
+
+@cache
+def postgres_instance_classes(region: str, engine_version: str) -> tuple[str, ...]:
+    """DB instance classes for RDS for PostgreSQL at this version in this region.
+
+    Empty when cfn-lint has no data for the region (the caller then skips the region part).
+    """
+    classes: set[str] | None = None
+    for block in _postgres_blocks("db_instance_class.json"):
+        pattern = block["if"]["properties"].get("EngineVersion", {}).get("pattern")
+        if pattern and re.search(pattern, engine_version):
+            classes = set(block["then"]["properties"]["DBInstanceClass"]["enum"])
+    regional = _load("dbinstanceclass_enum.json").get(region)
+    if regional:
+        in_region: set[str] = set()
+        for block in regional["allOf"]:
+            if block["if"]["properties"].get("Engine", {}).get("const") == "postgres":
+                in_region.update(block["then"]["properties"]["DBInstanceClass"]["enum"])
+        classes = in_region if classes is None else classes & in_region
+    return tuple(sorted(classes or ()))
