@@ -72,3 +72,28 @@ class Outputs:
 K8S_NAMESPACE = "gif"
 APP_SERVICE_ACCOUNT = "gif-app"
 MIGRATE_SERVICE_ACCOUNT = "gif-migrate"
+
+# Tags on every taggable resource (and on the stacks themselves).
+TAG_PROJECT = "project"
+TAG_ENVIRONMENT = "environment"
+TAG_MANAGED_BY = "managed-by"
+SHARED_ENVIRONMENT = "shared"  # the environment tag of the account-wide stacks
+
+# Parameters that are not another stack's output.
+DEPLOYER_PRINCIPAL_ARN = "DeployerPrincipalArn"  # cluster stack: who gets the access entry
+
+
+def cluster_name(project: str, env: str) -> str:
+    """The EKS cluster's name, `gif-prod` (also in its log group's name)."""
+    return f"{project}-{env}"
+
+
+def db_instance_id(project: str, env: str) -> str:
+    """The RDS instance identifier, `gif-prod` (also in its log groups' names)."""
+    return f"{project}-{env}"
+
+
+def role_name(project: str, env: str | None, purpose: str) -> str:
+    """IAM role names all start with the project (`gif-prod-app`, `gif-ci-deploy`), so the CI
+    deploy role's iam:PassRole can be limited to this project's roles."""
+    return f"{project}-{env}-{purpose}" if env else f"{project}-{purpose}"
