@@ -1,0 +1,265 @@
+""".github/workflows/*.yml: GitHub's workflow schema (check-jsonschema's built-in copy, offline)
+and the project's own rules: pinned actions, timeouts, least-privilege permissions, the prod
+deploy's environment, concurrency and image tag.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra import image, params
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+CI = WORKFLOWS / "ci.yml"
+DEPLOY = WORKFLOWS / "deploy.yml"
+AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
+
+
+def load(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def all_workflows() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
+
+
+def test_both_workflows_exist():
+    assert {path.name for path in all_workflows()} >= {"ci.yml", "deploy.yml"}
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda path: path.name)
+def test_workflow_matches_githubs_schema_check_jsonschema(path):
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+         str(path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_rejects_a_broken_workflow(tmp_path):
+    # The check above can fail: a job without runs-on/steps is refused by the same schema.
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  build:\n    timeout-minutes: 5\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+         str(broken)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda path: path.name)
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version(path):
+    lines = [line for line in path.read_text().splitlines() if re.match(r"\s*-?\s*uses:", line)]
+    assert lines, f"{path.name} uses no actions?"
+    for line in lines:
+        pinned = re.match(r"\s*-?\s*uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d+", line)
+        assert pinned, f"{path.name}: not pinned to a 40-hex SHA with '# vX' comment: {line}"
+    # The YAML agrees with the lines: no `uses:` hiding in a flow mapping.
+    uses = [
+        step["uses"] for job in load(path)["jobs"].values() for step in steps(job) if "uses" in step
+    ]
+    assert len(uses) == len(lines)
+
+
+def test_one_sha_per_action_across_workflows():
+    pins: dict[str, set[str]] = {}
+    for path in all_workflows():
+        for job in load(path)["jobs"].values():
+            for step in steps(job):
+                if "uses" in step:
+                    action, sha = step["uses"].split("@")
+                    pins.setdefault(action, set()).add(sha)
+    assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda path: path.name)
+def test_every_job_has_a_timeout_and_its_own_permissions(path):
+    workflow = load(path)
+    assert workflow["permissions"] == {}, "workflow-level default must grant nothing"
+    for name, job in workflow["jobs"].items():
+        assert isinstance(job.get("timeout-minutes"), int), f"{name}: no timeout-minutes"
+        assert 0 < job["timeout-minutes"] <= 180, name
+        assert isinstance(job.get("permissions"), dict), f"{name}: no permissions"
+        assert job["permissions"].get("contents") == "read", name
+        granted = {scope for scope, level in job["permissions"].items() if level == "write"}
+        uses_aws = any(step.get("uses", "").startswith(AWS_CREDENTIALS) for step in steps(job))
+        # id-token: write only where the job assumes the AWS role; no other write scope.
+        assert granted == ({"id-token"} if uses_aws else set()), name
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda path: path.name)
+def test_no_expression_is_spliced_into_a_shell_script(path):
+    # Inputs and event data reach scripts through env: only (no script injection).
+    for name, job in load(path)["jobs"].items():
+        for step in steps(job):
+            assert "${{" not in step.get("run", ""), f"{name}: expression inside run: {step}"
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda path: path.name)
+def test_aws_access_is_oidc_with_the_role_from_a_repository_variable(path):
+    text = path.read_text()
+    assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text
+    assert "secrets." not in text
+    for job in load(path)["jobs"].values():
+        for step in steps(job):
+            if step.get("uses", "").startswith(AWS_CREDENTIALS):
+                assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+                assert set(step["with"]) <= {"role-to-assume", "role-session-name", "aws-region"}
+
+
+def test_checkout_never_leaves_the_token_behind():
+    for path in all_workflows():
+        for job in load(path)["jobs"].values():
+            for step in steps(job):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+
+
+# --- ci.yml --------------------------------------------------------------------------------
+
+
+def test_ci_runs_on_pull_requests_and_pushes():
+    assert set(load(CI)["on"]) == {"pull_request", "push"}
+
+
+def test_ci_installs_the_lock_and_runs_every_check():
+    jobs = load(CI)["jobs"]
+    commands = [step.get("run", "") for job in jobs.values() for step in steps(job)]
+    script = "\n".join(commands)
+    for command in (
+        "pip install -r requirements.lock",
+        "ruff check .",
+        "ruff format --check .",
+        "invoke synth --check",
+        "invoke lint",
+        "sudo apt-get install -y -qq chromium",
+        ".ci/run",
+    ):
+        assert command in script, command
+    for job in jobs.values():
+        python = [s for s in steps(job) if s.get("uses", "").startswith("actions/setup-python@")]
+        assert python and python[0]["with"]["python-version"] == "3.11"
+
+
+def test_ci_test_job_runs_the_readme_test_command():
+    # .ci/run extracts the command between the README's test-command markers and runs it.
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(
+        r"<!-- test-command -->\s*```sh\n(.+?)\n```\s*<!-- /test-command -->", readme, re.S
+    )
+    assert block and "requirements.lock" in block.group(1)
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in ci_run and 'bash -c "$test_command"' in ci_run
+    test_job = load(CI)["jobs"]["test"]
+    assert [s["run"] for s in steps(test_job) if "run" in s][-1] == ".ci/run"
+
+
+# --- deploy.yml ----------------------------------------------------------------------------
+
+
+def test_deploy_runs_on_master_and_by_hand_with_an_image_tag():
+    triggers = load(DEPLOY)["on"]
+    assert set(triggers) == {"push", "workflow_dispatch"}
+    assert triggers["push"] == {"branches": ["master"]}
+    tag_input = triggers["workflow_dispatch"]["inputs"]["image_tag"]
+    assert tag_input["type"] == "string" and tag_input["required"] is False
+
+
+def test_image_job_builds_for_the_nodes_platform_tags_with_the_sha_and_outputs_the_digest():
+    job = load(DEPLOY)["jobs"]["image"]
+    assert job["if"] == "github.event_name == 'push' || inputs.image_tag == ''"
+    assert job["outputs"]["tag"] == "${{ github.sha }}"
+    assert "steps.build.outputs.digest" in job["outputs"]["digest"]
+    by_action = {s["uses"].split("@")[0]: s for s in steps(job) if "uses" in s}
+    assert {
+        AWS_CREDENTIALS,
+        "aws-actions/amazon-ecr-login",
+        "docker/setup-buildx-action",
+        "docker/build-push-action",
+    } <= set(by_action)
+    build = by_action["docker/build-push-action"]["with"]
+    assert build["push"] is True
+    assert build["platforms"] == "${{ steps.settings.outputs.platform }}"
+    assert build["tags"].endswith(":${{ github.sha }}")
+    assert build["tags"].startswith("${{ steps.ecr.outputs.registry }}/")
+
+
+def test_the_settings_steps_print_what_params_say(tmp_path):
+    # Run the workflows' own `Read the prod settings` scripts with this Python.
+    prod = params.load("prod")
+    expected = {
+        "image": {
+            "region": prod.region,
+            "platform": image.platform(prod),
+            "repository": prod.app.image_repository,
+        },
+        "deploy": {"region": prod.region},
+    }
+    for name, job in load(DEPLOY)["jobs"].items():
+        (step,) = [s for s in steps(job) if s.get("id") == "settings"]
+        output = tmp_path / f"{name}.out"
+        script = step["run"].replace("python -", f"{sys.executable} -")
+        subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, check=True, timeout=60,
+            env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        lines = output.read_text().splitlines()
+        assert dict(line.split("=", 1) for line in lines) == expected[name]
+
+
+def test_deploy_job_deploys_exactly_the_built_or_given_tag_to_production():
+    job = load(DEPLOY)["jobs"]["deploy"]
+    assert job["needs"] == "image"
+    # Runs after a skipped image job (a dispatch naming a tag), never after a failed one.
+    assert job["if"] == (
+        "${{ !cancelled() && (needs.image.result == 'success' || "
+        "needs.image.result == 'skipped') }}"
+    )
+    assert job["environment"] == "production"
+    (step,) = [s for s in steps(job) if "invoke deploy" in s.get("run", "")]
+    assert step["run"] == 'invoke deploy --env prod --image-tag "$IMAGE_TAG" --yes'
+    assert step["env"]["IMAGE_TAG"] == "${{ inputs.image_tag || needs.image.outputs.tag }}"
+
+
+def test_prod_deploys_queue_and_never_cancel_each_other():
+    workflow = load(DEPLOY)
+    assert "concurrency" not in workflow  # builds may overlap; deploys may not
+    assert workflow["jobs"]["deploy"]["concurrency"] == {
+        "group": "deploy-prod",
+        "cancel-in-progress": False,
+    }
+
+
+def test_deploy_job_refuses_other_refs_and_a_missing_role_variable(tmp_path):
+    job = load(DEPLOY)["jobs"]["deploy"]
+    guard = steps(job)[0]
+    assert "refs/heads/master" in guard["run"]
+
+    def run(ref: str, role: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "-c", guard["run"]], capture_output=True, text=True, timeout=30,
+            env={"GITHUB_REF": ref, "ROLE_ARN": role, "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+
+    role = "arn:aws:iam::111122223333:role/gif-deploy"
+    assert run("refs/heads/master", role).returncode == 0
+    refused = run("refs/heads/feature", role)
+    assert refused.returncode == 1 and "master only" in refused.stdout
+    unset = run("refs/heads/master", "")
+    assert unset.returncode == 1 and "AWS_DEPLOY_ROLE_ARN" in unset.stdout
