@@ -103,6 +103,9 @@ class DatabaseSettings(_Section):
         description="The app's own database user (IAM authentication).",
     )
     port: int = Field(5432, ge=1150, le=65535)
+    log_retention_days: int = Field(30, description="CloudWatch retention of exported DB logs.")
+
+    _log_retention = field_validator("log_retention_days")(_retention)
 
     @field_validator("engine_version")
     @classmethod

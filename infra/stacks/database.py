@@ -1,0 +1,236 @@
+"""gif-<env>-database: RDS for PostgreSQL in the private subnets, never public. The master
+password is created and rotated by RDS in Secrets Manager (no password anywhere in the
+template), storage and secret are encrypted with a customer key, TLS is forced, IAM database
+authentication is on, and the instance is snapshotted on delete and on replacement."""
+
+from __future__ import annotations
+
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.sts import AssumeRole
+from troposphere import GetAtt, Ref, Template
+from troposphere.iam import Role
+from troposphere.kms import Key
+from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup, MasterUserSecret
+
+from infra import naming
+from infra.naming import Outputs
+from infra.params import Settings
+from infra.stacks.common import (
+    StackTemplate,
+    add_kms_key,
+    add_log_group,
+    arn,
+    logs_may_use_key,
+    managed_policy,
+    same_account,
+    skip_checks,
+)
+
+NETWORK_GROUP = "Network (from the network stack)"
+DATABASE_GROUP = "Database"
+LOG_TYPES = ("postgresql", "upgrade")
+
+
+def build(settings: Settings) -> Template:
+    stack = StackTemplate(settings, naming.DATABASE, "RDS for PostgreSQL, private, encrypted.")
+    _add_parameters(stack)
+    key = _add_key(stack)
+    _add_log_groups(stack, key)
+    _add_subnet_group(stack)
+    _add_parameter_group(stack)
+    _add_monitoring_role(stack)
+    database = _add_instance(stack, key)
+    _add_outputs(stack, database, key)
+    return stack.finish()
+
+
+def _instance_id(stack: StackTemplate) -> str:
+    return naming.db_instance_id(stack.settings.project, stack.settings.env)
+
+
+def _add_parameters(stack: StackTemplate) -> None:
+    db = stack.settings.database
+    stack.wired(
+        Outputs.PRIVATE_SUBNET_IDS,
+        NETWORK_GROUP,
+        "Private subnets",
+        Type="List<AWS::EC2::Subnet::Id>",
+        Description="Private subnets for the DB subnet group (one per AZ).",
+    )
+    stack.wired(
+        Outputs.DATABASE_SECURITY_GROUP_ID,
+        NETWORK_GROUP,
+        "Database security group",
+        Type="AWS::EC2::SecurityGroup::Id",
+        Description="Security group that admits only the app group on the database port.",
+    )
+    stack.parameter(
+        "DatabaseInstanceClass",
+        DATABASE_GROUP,
+        "Instance class",
+        Type="String",
+        Default=db.instance_class,
+        AllowedPattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$",
+        ConstraintDescription="an RDS instance class such as db.t4g.micro",
+        Description="RDS instance class (from params; checked against RDS's list at synth).",
+    )
+    stack.parameter(
+        "BackupRetentionDays",
+        DATABASE_GROUP,
+        "Backup retention (days)",
+        Type="Number",
+        Default=db.backup_retention_days,
+        MinValue=1,
+        MaxValue=35,
+        Description="Days of automated backups (point-in-time recovery window).",
+    )
+
+
+def _add_key(stack: StackTemplate) -> Key:
+    return add_kms_key(
+        stack,
+        "DatabaseKey",
+        "encrypts the database storage, its master secret, Performance Insights and logs",
+        [logs_may_use_key(arn("logs", f"log-group:/aws/rds/instance/{_instance_id(stack)}/*"))],
+    )
+
+
+def _add_log_groups(stack: StackTemplate, key: Key) -> None:
+    """The groups RDS exports to, created first so they get retention and encryption."""
+    for log_type in LOG_TYPES:
+        add_log_group(
+            stack,
+            f"{log_type.capitalize()}LogGroup",
+            f"/aws/rds/instance/{_instance_id(stack)}/{log_type}",
+            stack.settings.database.log_retention_days,
+            key,
+        )
+
+
+def _add_subnet_group(stack: StackTemplate) -> None:
+    stack.add(
+        DBSubnetGroup(
+            "DatabaseSubnetGroup",
+            DBSubnetGroupDescription=f"{stack.prefix}: private subnets only",
+            SubnetIds=Ref(Outputs.PRIVATE_SUBNET_IDS),
+            Tags=stack.tags(f"{stack.prefix}-database"),
+        )
+    )
+
+
+def _add_parameter_group(stack: StackTemplate) -> None:
+    major = stack.settings.database.engine_version.split(".")[0]
+    stack.add(
+        DBParameterGroup(
+            "DatabaseParameterGroup",
+            Description=f"{stack.prefix}: TLS required for every connection",
+            Family=f"postgres{major}",
+            Parameters={"rds.force_ssl": "1", "log_connections": "1"},
+            Tags=stack.tags(f"{stack.prefix}-database"),
+        )
+    )
+
+
+def _add_monitoring_role(stack: StackTemplate) -> None:
+    """Enhanced Monitoring (OS metrics every 60 s) publishes through this role."""
+    stack.add(
+        Role(
+            "MonitoringRole",
+            RoleName=naming.role_name(stack.settings.project, stack.settings.env, "rds-monitoring"),
+            Description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs.",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", "monitoring.rds.amazonaws.com"),
+                        Action=[AssumeRole],
+                        Condition=same_account(),
+                    )
+                ],
+            ),
+            ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _add_instance(stack: StackTemplate, key: Key) -> DBInstance:
+    db = stack.settings.database
+    prod = stack.settings.is_prod
+    instance = DBInstance(
+        "Database",
+        DBInstanceIdentifier=_instance_id(stack),
+        Engine="postgres",
+        EngineVersion=db.engine_version,
+        AutoMinorVersionUpgrade=True,
+        DBInstanceClass=Ref("DatabaseInstanceClass"),
+        DBName=db.name,
+        Port=str(db.port),
+        MasterUsername=db.master_username,
+        # RDS creates the password, keeps it in Secrets Manager and rotates it (7 days).
+        ManageMasterUserPassword=True,
+        MasterUserSecret=MasterUserSecret(KmsKeyId=Ref(key)),
+        EnableIAMDatabaseAuthentication=True,  # the app logs in with 15-minute IAM tokens
+        CACertificateIdentifier="rds-ca-rsa2048-g1",
+        StorageType="gp3",
+        AllocatedStorage=str(db.allocated_storage_gib),
+        MaxAllocatedStorage=db.max_allocated_storage_gib,
+        StorageEncrypted=True,
+        KmsKeyId=Ref(key),
+        DBSubnetGroupName=Ref("DatabaseSubnetGroup"),
+        VPCSecurityGroups=[Ref(Outputs.DATABASE_SECURITY_GROUP_ID)],
+        DBParameterGroupName=Ref("DatabaseParameterGroup"),
+        PubliclyAccessible=False,
+        MultiAZ=db.multi_az,
+        DeletionProtection=db.deletion_protection,
+        BackupRetentionPeriod=Ref("BackupRetentionDays"),
+        PreferredBackupWindow="02:00-03:00",
+        PreferredMaintenanceWindow="sun:03:30-sun:04:30",
+        CopyTagsToSnapshot=True,
+        DeleteAutomatedBackups=not prod,
+        EnablePerformanceInsights=True,
+        PerformanceInsightsKMSKeyId=Ref(key),
+        PerformanceInsightsRetentionPeriod=7,
+        MonitoringInterval=60,
+        MonitoringRoleArn=GetAtt("MonitoringRole", "Arn"),
+        EnableCloudwatchLogsExports=list(LOG_TYPES),
+        DependsOn=[f"{t.capitalize()}LogGroup" for t in LOG_TYPES],
+        Tags=stack.tags(_instance_id(stack)),
+        # A final snapshot when the stack deletes or replaces the instance: data survives.
+        DeletionPolicy="Snapshot",
+        UpdateReplacePolicy="Snapshot",
+    )
+    if not db.multi_az:
+        skip_checks(
+            instance,
+            {
+                "CKV_AWS_157": f"{stack.settings.env} runs a single-AZ database to save cost "
+                "(a final snapshot is still taken); prod is Multi-AZ"
+            },
+        )
+    return stack.add(instance)
+
+
+def _add_outputs(stack: StackTemplate, database: DBInstance, key: Key) -> None:
+    stack.output(
+        Outputs.DATABASE_ENDPOINT, GetAtt(database, "Endpoint.Address"), "Database host name."
+    )
+    stack.output(Outputs.DATABASE_PORT, GetAtt(database, "Endpoint.Port"), "Database port.")
+    stack.output(Outputs.DATABASE_NAME, stack.settings.database.name, "Database name.")
+    stack.output(Outputs.DATABASE_INSTANCE_ID, Ref(database), "RDS DB instance identifier.")
+    stack.output(
+        Outputs.DATABASE_RESOURCE_ID,
+        GetAtt(database, "DbiResourceId"),
+        "DbiResourceId, the instance's part of rds-db:connect ARNs (IAM authentication).",
+    )
+    stack.output(
+        Outputs.DATABASE_MASTER_SECRET_ARN,
+        GetAtt(database, "MasterUserSecret.SecretArn"),
+        "ARN of the RDS-managed master secret in Secrets Manager (the ARN, not the secret).",
+    )
+    stack.output(
+        Outputs.DATABASE_KMS_KEY_ARN,
+        GetAtt(key, "Arn"),
+        "KMS key encrypting the storage and the master secret.",
+    )
