@@ -263,3 +263,69 @@ def test_deploy_job_refuses_other_refs_and_a_missing_role_variable(tmp_path):
     assert refused.returncode == 1 and "master only" in refused.stdout
     unset = run("refs/heads/master", "")
     assert unset.returncode == 1 and "AWS_DEPLOY_ROLE_ARN" in unset.stdout
+
+
+# --- the tag deploy.yml passes reaches the Deployment exactly ------------------------------
+
+
+def _leaves(value, path=()):
+    """Every scalar of a manifest by its path (lists by index)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path, value
+
+
+def _image_paths(doc: dict) -> set[tuple]:
+    pod = doc["spec"]["template"]["spec"]
+    return {
+        ("spec", "template", "spec", group, index, "image")
+        for group in ("initContainers", "containers")
+        for index in range(len(pod.get(group, [])))
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_image_tag_reaches_the_deployment_exactly_and_nothing_else_changes(env):
+    from infra import kube_render
+
+    settings = params.load(env)
+    outputs = kube_render.offline_outputs(settings)
+    uri = outputs["RepositoryUri"]
+    first, second = (
+        "0123456789abcdef0123456789abcdef01234567",
+        "fedcba9876543210fedcba9876543210fedcba98",
+    )
+    docs_a = kube_render.render(settings, outputs, first)
+    docs_b = kube_render.render(settings, outputs, second)
+    assert [d["kind"] for d in docs_a] == [d["kind"] for d in docs_b]
+
+    expected: set[tuple] = set()
+    for index, (a, b) in enumerate(zip(docs_a, docs_b, strict=True)):
+        leaves_a, leaves_b = dict(_leaves(a)), dict(_leaves(b))
+        assert leaves_a.keys() == leaves_b.keys(), a["kind"]
+        changed = {path for path in leaves_a if leaves_a[path] != leaves_b[path]}
+        if a["kind"] == "Deployment":
+            images = _image_paths(a)
+            assert changed == images
+            assert {leaves_a[path] for path in images} == {f"{uri}:{first}"}
+            assert {leaves_b[path] for path in images} == {f"{uri}:{second}"}
+        elif a["kind"] == "Job":
+            # The migration runs the same image; its name changes because a Job's pod
+            # template is immutable (a new image needs a new Job).
+            images = _image_paths(a)
+            assert changed == images | {("metadata", "name")}
+            assert {leaves_b[path] for path in images} == {f"{uri}:{second}"}
+        else:
+            assert changed == set(), f"{a['kind']} {a['metadata']['name']} changed: {changed}"
+        expected |= {(index, path) for path in changed}
+    assert expected  # the tag did change something
+
+    # The tag appears nowhere but in those image fields.
+    text = "\n".join(kube_render.dump(doc) for doc in docs_b)
+    images_b = sum(len(_image_paths(d)) for d in docs_b if d["kind"] in ("Deployment", "Job"))
+    assert text.count(second) == images_b
