@@ -2,16 +2,81 @@
 
 One `StackEngine` per run; orchestration (infra/deploy.py) calls `deploy()` for each
 stack in graph order, possibly from several threads at once.
+
+deploy(): settle a stack left in progress -> recreate a ROLLBACK_COMPLETE one -> stop on
+UPDATE_ROLLBACK_FAILED -> skip when template, parameters and tags are already deployed ->
+change set -> table -> stateful check / confirmation -> execute -> events -> outputs.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
+from rich.prompt import Confirm
 
-from infra.changes import Change
+from infra import naming
+from infra.aws import translate
+from infra.changes import Change, endangered, from_change_set, table
+from infra.errors import BadInput, OperationFailed
+from infra.events import EventStream, StackEvent, root_cause_first
+from infra.template_bucket import TEMPLATE_BODY_LIMIT, TemplateBucket
+from infra.waiting import Clock, wait_for
+
+# Explicit status sets (house rule 6). A stack is "settled" in any status that is not
+# *_IN_PROGRESS; REVIEW_IN_PROGRESS counts as settled: it only waits for a change set.
+SETTLED = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "CREATE_FAILED",
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+        "DELETE_COMPLETE",
+        "DELETE_FAILED",
+        "UPDATE_COMPLETE",
+        "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "UPDATE_ROLLBACK_FAILED",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+        "IMPORT_ROLLBACK_FAILED",
+        "REVIEW_IN_PROGRESS",
+    }
+)
+CREATE_OK = frozenset({"CREATE_COMPLETE"})
+CREATE_BAD = frozenset(
+    {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED"}
+)
+UPDATE_OK = frozenset({"UPDATE_COMPLETE"})
+UPDATE_BAD = frozenset({"UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"})
+DELETE_OK = frozenset({"DELETE_COMPLETE"})
+DELETE_BAD = frozenset({"DELETE_FAILED"})
+RECOVER_OK = frozenset({"UPDATE_ROLLBACK_COMPLETE"})
+RECOVER_BAD = frozenset({"UPDATE_ROLLBACK_FAILED"})
+CHANGE_SET_OK = frozenset({"CREATE_COMPLETE"})
+CHANGE_SET_BAD = frozenset({"FAILED", "DELETE_COMPLETE", "DELETE_FAILED"})
+# Stacks that can only be deleted (or, for UPDATE_ROLLBACK_FAILED, recovered) by a human.
+STUCK = frozenset(
+    {"UPDATE_ROLLBACK_FAILED", "ROLLBACK_FAILED", "DELETE_FAILED", "IMPORT_ROLLBACK_FAILED"}
+)
+
+# How CloudFormation says a change set is empty (the second one is the UpdateStack wording).
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# During an --allow-replace update only: lets this update replace what the stack policy
+# protects; the stored stack policy is untouched and applies again afterwards.
+_ALLOW_THIS_UPDATE = {
+    "Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
+}
+_DEFAULT_TIMEOUT_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -27,7 +92,11 @@ class StackRequest:
     termination_protection: bool = False
     stack_policy: dict | None = None  # database stack: deny Replace/Delete of the DB
     timeout_minutes: int = 30
-    env: str = ""  # only used in messages (`invoke recover --env ENV ...`)
+    env: str = ""  # only for messages (`invoke recover --env ENV`); else the env tag
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 @dataclass(frozen=True)
@@ -36,7 +105,7 @@ class DeployOptions:
     dry_run: bool = False
     allow_replace: bool = False
     protect_stateful: bool = False  # True in prod: refuse stateful replace/remove
-    interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
+    interactive: bool = field(default_factory=_stdin_is_terminal)
 
 
 @dataclass
@@ -63,24 +132,681 @@ class StackStatus:
     outputs: dict[str, str]
 
 
+@dataclass
+class _ChangeSet:
+    id: str
+    stack_id: str
+    kind: str  # CREATE | UPDATE
+    changes: list[Change]
+
+
 class StackEngine:
-    def __init__(self, cfn_client, console: Console, options: DeployOptions, **_extras):
-        raise NotImplementedError
+    """Deploys, diffs, inspects, recovers and destroys single stacks.
+
+    `template_bucket` receives templates over the TemplateBody limit (see
+    `Aws.template_bucket()`); `poll_interval`, `clock` and `confirm` are injectable so
+    tests run without sleeping or a terminal.
+    """
+
+    # One change set table + question on screen at a time, even with parallel stacks.
+    _prompt_lock = threading.Lock()
+
+    def __init__(
+        self,
+        cfn_client,
+        console: Console,
+        options: DeployOptions,
+        *,
+        template_bucket: TemplateBucket | None = None,
+        poll_interval: float = 5.0,
+        clock: Clock | None = None,
+        confirm: Callable[[str], bool] | None = None,
+    ):
+        self._cfn = cfn_client
+        self._console = console
+        self._options = options
+        self._bucket = template_bucket
+        self._interval = poll_interval
+        self._clock = clock or Clock()
+        self._confirm = confirm or self._ask
+
+    # ----------------------------------------------------------------- public API
 
     def deploy(self, request: StackRequest) -> StackResult:
-        raise NotImplementedError
+        """Steps 1-8 of a stack deploy; raises OperationFailed/BadInput on failure."""
+        started = self._clock.now()
+        name = request.name
+        stack = self._settle(name, request.timeout_minutes, started)
+
+        if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+            if self._options.dry_run:
+                return self._result(
+                    request, "planned", started, message="ROLLBACK_COMPLETE: would be recreated"
+                )
+            self._say(
+                name,
+                "is ROLLBACK_COMPLETE (its first create failed; such a stack can only be "
+                "deleted): deleting it and creating it again",
+            )
+            self._delete(stack, request.timeout_minutes, started)
+            stack = None
+        if stack is not None and stack["StackStatus"] in STUCK:
+            raise self._stuck(stack, request)
+
+        is_new = stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+        if not is_new and self._already_deployed(stack, request):
+            self._apply_stack_settings(stack, request)
+            self._say(name, "[green]unchanged[/] (template, parameters and tags as deployed)")
+            return self._result(request, "unchanged", started, outputs=_outputs(stack))
+
+        change_set = self._create_change_set(request, "CREATE" if is_new else "UPDATE")
+        if change_set is None:
+            self._apply_stack_settings(stack, request)
+            self._say(name, "[green]unchanged[/] (CloudFormation found no changes)")
+            return self._result(request, "unchanged", started, outputs=_outputs(stack))
+
+        try:
+            go = self._review(request, change_set)
+            if go and stack is not None and change_set.kind == "UPDATE" and request.stack_policy:
+                self._set_policy(stack, request)
+        except BaseException:
+            self._discard(name, change_set, quietly=True)
+            raise
+        if not go:
+            self._discard(name, change_set)
+            status = "planned" if self._options.dry_run else "skipped"
+            message = "dry run" if self._options.dry_run else "not confirmed"
+            outputs = _outputs(stack) if not is_new else {}
+            return self._result(request, status, started, outputs, len(change_set.changes), message)
+        final = self._execute(request, change_set, started)
+        self._apply_stack_settings(final, request)
+        status = "created" if change_set.kind == "CREATE" else "updated"
+        return self._result(request, status, started, _outputs(final), len(change_set.changes))
 
     def diff(self, request: StackRequest) -> list[Change]:
-        raise NotImplementedError
+        """Create the change set, print it, delete it. Never executes anything."""
+        started = self._clock.now()
+        stack = self._settle(request.name, request.timeout_minutes, started)
+        if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+            self._say(request.name, "is ROLLBACK_COMPLETE: deploy will delete and recreate it")
+            return []
+        if stack is not None and stack["StackStatus"] in STUCK:
+            raise self._stuck(stack, request)
+        is_new = stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+        if not is_new and self._already_deployed(stack, request):
+            self._say(request.name, "[green]unchanged[/]")
+            return []
+        change_set = self._create_change_set(request, "CREATE" if is_new else "UPDATE")
+        if change_set is None:
+            self._say(request.name, "[green]unchanged[/]")
+            return []
+        try:
+            self._show(request.name, change_set.changes)
+            self._warn_endangered(request.name, change_set.changes)
+        finally:
+            self._discard(request.name, change_set)
+        return change_set.changes
 
     def status(self, name: str) -> StackStatus | None:
-        raise NotImplementedError
+        """What CloudFormation knows about the stack, or None when it doesn't exist."""
+        stack = self._describe(name)
+        if stack is None:
+            return None
+        changed = stack.get("LastUpdatedTime") or stack["CreationTime"]
+        return StackStatus(
+            name=name,
+            status=stack["StackStatus"],
+            reason=stack.get("StackStatusReason", ""),
+            last_updated=changed.astimezone(UTC).isoformat(timespec="seconds"),
+            drift_status=stack.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED"),
+            termination_protection=bool(stack.get("EnableTerminationProtection")),
+            outputs=_outputs(stack),
+        )
 
-    def destroy(self, name: str) -> StackResult:
-        raise NotImplementedError
+    def destroy(self, name: str, timeout_minutes: int = _DEFAULT_TIMEOUT_MINUTES) -> StackResult:
+        """Delete the stack and wait; termination protection stops it with a clear message."""
+        started = self._clock.now()
+        key = name.rsplit("-", 1)[-1]
+        stack = self._settle(name, timeout_minutes, started)
+        if stack is None:
+            return StackResult(key, name, "skipped", {}, self._since(started), 0, "does not exist")
+        if stack.get("EnableTerminationProtection"):
+            region = self._cfn.meta.region_name
+            raise BadInput(
+                f"stack {name} has termination protection, so it cannot be deleted. If you "
+                "really mean to delete it, turn the protection off first: `aws cloudformation "
+                f"update-termination-protection --no-enable-termination-protection "
+                f"--stack-name {name} --region {region}`, then run destroy again."
+            )
+        if self._options.dry_run:
+            return StackResult(
+                key, name, "planned", _outputs(stack), self._since(started), 0, "would delete"
+            )
+        self._say(name, "deleting")
+        self._delete(stack, timeout_minutes, started)
+        return StackResult(key, name, "deleted", {}, self._since(started))
 
-    def recover(self, name: str, skip: list[str]) -> StackResult:
-        raise NotImplementedError
+    def recover(
+        self, name: str, skip: list[str], timeout_minutes: int = _DEFAULT_TIMEOUT_MINUTES
+    ) -> StackResult:
+        """ContinueUpdateRollback for a stack in UPDATE_ROLLBACK_FAILED, skipping `skip`."""
+        started = self._clock.now()
+        key = name.rsplit("-", 1)[-1]
+        stack = self._describe(name)
+        if stack is None:
+            raise BadInput(f"stack {name} does not exist, so there is nothing to recover.")
+        if stack["StackStatus"] != "UPDATE_ROLLBACK_FAILED":
+            raise BadInput(
+                f"stack {name} is {stack['StackStatus']}, not UPDATE_ROLLBACK_FAILED: there is "
+                "nothing to recover (recover only continues a rollback that got stuck)."
+            )
+        stream = self._stream(stack["StackId"], name, started)
+        kwargs = {"StackName": stack["StackId"]}
+        if skip:
+            kwargs["ResourcesToSkip"] = list(skip)
+        skipping = f" skipping {', '.join(skip)}" if skip else ""
+        self._say(name, f"continuing the rollback{skipping}")
+        self._api("continuing the rollback of", name, "continue_update_rollback", **kwargs)
+        final = self._wait(
+            stream,
+            stack["StackId"],
+            name,
+            RECOVER_OK,
+            RECOVER_BAD,
+            timeout_minutes,
+            f"stack {name} to roll back",
+        )
+        if final["StackStatus"] not in RECOVER_OK:
+            stuck = self._stuck_resources(name)
+            raise OperationFailed(
+                f"the rollback of stack {name} failed again on {_describe_stuck(stuck)}. "
+                "Fix the cause, or skip those resources (they are then left as they are): "
+                f"`invoke recover ... --skip {','.join(r[0] for r in stuck) or 'LOGICAL_ID'}`."
+            )
+        return StackResult(
+            key,
+            name,
+            "recovered",
+            _outputs(final),
+            self._since(started),
+            0,
+            "rolled back to the last working state; deploy again to apply your changes",
+        )
 
     def outputs(self, name: str) -> dict[str, str]:
-        raise NotImplementedError
+        """The stack's outputs (OutputKey -> OutputValue)."""
+        stack = self._describe(name)
+        if stack is None:
+            raise BadInput(f"stack {name} does not exist: deploy it first.")
+        return _outputs(stack)
+
+    # ------------------------------------------------------------ stack states
+
+    def _settle(self, name: str, timeout_minutes: int, started: float) -> dict | None:
+        """The stack (None if absent), after any operation in progress has finished."""
+        stack = self._describe(name)
+        if stack is None or stack["StackStatus"] in SETTLED:
+            return stack
+        self._say(
+            name,
+            f"is {stack['StackStatus']} (an earlier deploy still running or interrupted): "
+            "waiting for it to settle",
+        )
+        stream = self._stream(stack["StackId"], name, started)
+        final = self._wait(
+            stream, stack["StackId"], name, SETTLED, (), timeout_minutes, f"stack {name} to settle"
+        )
+        return None if final["StackStatus"] == "DELETE_COMPLETE" else final
+
+    def _stuck(self, stack: dict, request: StackRequest) -> OperationFailed:
+        name, status = request.name, stack["StackStatus"]
+        stuck = self._stuck_resources(name)
+        env = request.env or request.tags.get(naming.TAG_ENVIRONMENT) or "ENV"
+        if status == "UPDATE_ROLLBACK_FAILED":
+            skip = ",".join(resource[0] for resource in stuck) or "LOGICAL_ID"
+            return OperationFailed(
+                f"stack {name} is UPDATE_ROLLBACK_FAILED: an update failed and its rollback "
+                f"got stuck on {_describe_stuck(stuck)}. Fix the cause, then run "
+                f"`invoke recover --env {env} --stack {request.key}` (add `--skip {skip}` for "
+                "resources that cannot roll back; they are left as they are), then deploy again."
+            )
+        return OperationFailed(
+            f"stack {name} is {status} (stuck on {_describe_stuck(stuck)}); a stack in this "
+            f"state can only be deleted. Fix the cause, delete it (`invoke destroy --env "
+            f"{env}`, or in the CloudFormation console retaining the stuck resources), then "
+            "deploy again."
+        )
+
+    def _stuck_resources(self, name: str) -> list[tuple[str, str, str]]:
+        """(logical ID, status, reason) of the stack's resources in a *_FAILED status."""
+        stuck = []
+        try:
+            for page in self._cfn.get_paginator("list_stack_resources").paginate(StackName=name):
+                for resource in page["StackResourceSummaries"]:
+                    if resource["ResourceStatus"].endswith("_FAILED"):
+                        stuck.append(
+                            (
+                                resource["LogicalResourceId"],
+                                resource["ResourceStatus"],
+                                resource.get("ResourceStatusReason", ""),
+                            )
+                        )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "listing the resources of", f"stack {name}") from None
+        return stuck
+
+    def _already_deployed(self, stack: dict, request: StackRequest) -> bool:
+        """True when the deployed template body, parameters and tags equal the new ones."""
+        if _tags(stack) != request.tags:
+            return False
+        deployed = self._api(
+            "reading the template of",
+            request.name,
+            "get_template",
+            StackName=stack["StackId"],
+            TemplateStage="Original",
+        )["TemplateBody"]
+        if not _same_template(deployed, request.template_body):
+            return False
+        expected = _parameter_defaults(request.template_body) | request.parameters
+        return _parameters(stack) == expected
+
+    def _apply_stack_settings(self, stack: dict, request: StackRequest) -> None:
+        """Termination protection (only ever turned on here) and the stack policy."""
+        if self._options.dry_run:
+            return
+        if request.termination_protection and not stack.get("EnableTerminationProtection"):
+            self._api(
+                "turning on termination protection of",
+                request.name,
+                "update_termination_protection",
+                StackName=stack["StackId"],
+                EnableTerminationProtection=True,
+            )
+            self._say(request.name, "termination protection on")
+        if request.stack_policy is not None:
+            self._set_policy(stack, request)
+
+    def _set_policy(self, stack: dict, request: StackRequest) -> None:
+        current = self._api(
+            "reading the stack policy of",
+            request.name,
+            "get_stack_policy",
+            StackName=stack["StackId"],
+        ).get("StackPolicyBody")
+        if current and json.loads(current) == request.stack_policy:
+            return
+        self._api(
+            "setting the stack policy of",
+            request.name,
+            "set_stack_policy",
+            StackName=stack["StackId"],
+            StackPolicyBody=json.dumps(request.stack_policy),
+        )
+        self._say(request.name, "stack policy set")
+
+    # ------------------------------------------------------------- change sets
+
+    def _create_change_set(self, request: StackRequest, kind: str) -> _ChangeSet | None:
+        """Create and wait for a change set; None when CloudFormation sees no changes."""
+        name = request.name
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        created = self._api(
+            "creating change set for",
+            name,
+            "create_change_set",
+            StackName=name,
+            ChangeSetName=f"gifstack-{stamp}-{uuid.uuid4().hex[:8]}",
+            ChangeSetType=kind,
+            Parameters=[
+                {"ParameterKey": key, "ParameterValue": value}
+                for key, value in sorted(request.parameters.items())
+            ],
+            Tags=[{"Key": key, "Value": value} for key, value in sorted(request.tags.items())],
+            Capabilities=list(request.capabilities),
+            Description=f"gifstack deploy of {request.key}",
+            **self._template_argument(request),
+        )
+        change_set = _ChangeSet(created["Id"], created["StackId"], kind, [])
+        latest: dict = {}
+
+        def fetch() -> str:
+            latest.update(
+                self._api(
+                    "waiting for the change set of",
+                    name,
+                    "describe_change_set",
+                    ChangeSetName=change_set.id,
+                    StackName=change_set.stack_id,
+                )
+            )
+            return latest["Status"]
+
+        status = wait_for(
+            fetch,
+            success=CHANGE_SET_OK,
+            failure=CHANGE_SET_BAD,
+            timeout_s=request.timeout_minutes * 60,
+            interval_s=self._interval,
+            what=f"the change set of stack {name}",
+            clock=self._clock,
+        )
+        if status not in CHANGE_SET_OK:
+            reason = latest.get("StatusReason", "") or status
+            self._discard(name, change_set)
+            if any(marker in reason for marker in _NO_CHANGES):
+                return None
+            raise OperationFailed(f"creating change set for stack {name}: {reason}")
+        raw = list(latest.get("Changes", []))
+        token = latest.get("NextToken")
+        while token:
+            page = self._api(
+                "reading the change set of",
+                name,
+                "describe_change_set",
+                ChangeSetName=change_set.id,
+                StackName=change_set.stack_id,
+                NextToken=token,
+            )
+            raw.extend(page.get("Changes", []))
+            token = page.get("NextToken")
+        change_set.changes = from_change_set(raw)
+        return change_set
+
+    def _template_argument(self, request: StackRequest) -> dict[str, str]:
+        size = len(request.template_body.encode())
+        if size <= TEMPLATE_BODY_LIMIT:
+            return {"TemplateBody": request.template_body}
+        if self._bucket is None:
+            raise OperationFailed(
+                f"the template of stack {request.name} is {size:,} bytes, over "
+                f"CloudFormation's {TEMPLATE_BODY_LIMIT:,}-byte TemplateBody limit, and the "
+                "engine was given no template bucket (StackEngine(template_bucket=...))."
+            )
+        return {"TemplateURL": self._bucket.upload(request.name, request.template_body)}
+
+    def _discard(self, name: str, change_set: _ChangeSet, quietly: bool = False) -> None:
+        """Delete an unexecuted change set; a stack it created (REVIEW_IN_PROGRESS, no
+        resources) goes too, so a dry run leaves nothing behind. `quietly` while another
+        error is on its way: a failure here must not hide that one."""
+        try:
+            self._api(
+                "deleting change set of",
+                name,
+                "delete_change_set",
+                ChangeSetName=change_set.id,
+                StackName=change_set.stack_id,
+            )
+            if change_set.kind == "CREATE":
+                self._api(
+                    "deleting the empty stack",
+                    name,
+                    "delete_stack",
+                    StackName=change_set.stack_id,
+                )
+        except OperationFailed as exc:
+            if not quietly:
+                raise
+            self._say(name, f"[yellow]could not clean up: {escape(exc.message)}[/]")
+
+    def _review(self, request: StackRequest, change_set: _ChangeSet) -> bool:
+        """Show the change set, refuse what must not happen, confirm: True to execute."""
+        name, changes = request.name, change_set.changes
+        with self._prompt_lock:
+            self._show(name, changes)
+            if self._options.dry_run:
+                self._warn_endangered(name, changes)
+                return False
+            risky = endangered(changes) if self._options.protect_stateful else []
+            if risky and not self._options.allow_replace:
+                listed = ", ".join(f"{_verb(c)} {c.logical_id} ({c.resource_type})" for c in risky)
+                raise BadInput(
+                    f"stack {name}: refusing to {listed}: it holds data, and this environment "
+                    "protects stateful resources. Nothing was changed. If this is intended, "
+                    "take a snapshot first and run again with --allow-replace."
+                )
+            if self._options.yes:
+                return True
+            if not self._options.interactive:
+                raise BadInput(
+                    f"stack {name} has {len(changes)} change(s) to apply and there is no "
+                    "terminal to confirm them. Review them (`invoke diff`) and run again "
+                    "with --yes."
+                )
+            if self._confirm(f"Apply these {len(changes)} change(s) to {name}?"):
+                return True
+            self._say(name, "not confirmed: change set deleted, nothing changed")
+            return False
+
+    def _execute(self, request: StackRequest, change_set: _ChangeSet, started: float) -> dict:
+        """Execute the change set and wait; the final stack, or OperationFailed."""
+        name = request.name
+        stream = self._stream(change_set.stack_id, name, started)
+        execute = {"ChangeSetName": change_set.id, "StackName": change_set.stack_id}
+        overriding = (
+            self._options.allow_replace
+            and change_set.kind == "UPDATE"
+            and request.stack_policy is not None
+        )
+        if overriding:
+            execute["StackPolicyDuringUpdateBody"] = json.dumps(_ALLOW_THIS_UPDATE)
+            self._say(name, "--allow-replace: the stack policy is lifted for this update only")
+        self._api("executing change set for", name, "execute_change_set", **execute)
+        creating = change_set.kind == "CREATE"
+        final = self._wait(
+            stream,
+            change_set.stack_id,
+            name,
+            CREATE_OK if creating else UPDATE_OK,
+            CREATE_BAD if creating else UPDATE_BAD,
+            request.timeout_minutes,
+            f"stack {name} to finish {'creating' if creating else 'updating'}",
+        )
+        if final["StackStatus"] not in (CREATE_OK | UPDATE_OK):
+            raise self._failure(name, final, stream.seen)
+        return final
+
+    # ------------------------------------------------------------------ waiting
+
+    def _stream(self, stack_id: str, name: str, started: float) -> EventStream:
+        """Events of the stack from now on (mark taken before the action starts)."""
+        stream = EventStream(self._cfn, stack_id, name, self._console, started, self._clock.now)
+        try:
+            stream.mark()
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "reading the events of", f"stack {name}") from None
+        return stream
+
+    def _wait(
+        self,
+        stream: EventStream,
+        stack_id: str,
+        name: str,
+        success,
+        failure,
+        timeout_minutes: int,
+        what: str,
+    ) -> dict:
+        """Poll the stack until a status in `success`/`failure`, printing new events."""
+        latest: dict = {}
+
+        def fetch() -> str:
+            latest.update(
+                self._api("waiting for", name, "describe_stacks", StackName=stack_id)["Stacks"][0]
+            )
+            return latest["StackStatus"]
+
+        def print_events(_status: str) -> None:
+            try:
+                stream.poll()
+            except (ClientError, BotoCoreError) as exc:
+                raise translate(exc, "reading the events of", f"stack {name}") from None
+
+        wait_for(
+            fetch,
+            success=success,
+            failure=failure,
+            timeout_s=timeout_minutes * 60,
+            interval_s=self._interval,
+            what=what,
+            clock=self._clock,
+            on_poll=print_events,
+        )
+        return dict(latest)
+
+    def _delete(self, stack: dict, timeout_minutes: int, started: float) -> None:
+        name = stack["StackName"]
+        stream = self._stream(stack["StackId"], name, started)
+        self._api("deleting", name, "delete_stack", StackName=stack["StackId"])
+        final = self._wait(
+            stream,
+            stack["StackId"],
+            name,
+            DELETE_OK,
+            DELETE_BAD,
+            timeout_minutes,
+            f"stack {name} to be deleted",
+        )
+        if final["StackStatus"] not in DELETE_OK:
+            raise self._failure(name, final, stream.seen)
+
+    def _failure(self, name: str, stack: dict, events: list[StackEvent]) -> OperationFailed:
+        """Print the failed events, root cause first; the error names the root cause."""
+        failed = root_cause_first(events)
+        status = stack["StackStatus"]
+        if failed:
+            with EventStream._print_lock:
+                self._console.print(
+                    f"[bold red]{escape(name)} failed ({status}); root cause first:[/]"
+                )
+                for event in failed:
+                    self._console.print(
+                        f"  [red]{escape(event.logical_id)}[/] {escape(event.resource_type)} "
+                        f"{event.status}: {escape(event.reason)}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+        cause = next((e for e in failed if not e.is_stack), failed[0] if failed else None)
+        if cause is not None:
+            why = f"{cause.logical_id} ({cause.resource_type}) {cause.status}: {cause.reason}"
+        else:
+            why = stack.get("StackStatusReason") or "no failed events were reported"
+        return OperationFailed(f"stack {name} ended {status}. Root cause: {why}")
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _describe(self, name: str) -> dict | None:
+        try:
+            return self._cfn.describe_stacks(StackName=name)["Stacks"][0]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationError" and "does not exist" in error.get(
+                "Message", ""
+            ):
+                return None
+            raise translate(exc, "describing", f"stack {name}") from None
+        except BotoCoreError as exc:
+            raise translate(exc, "describing", f"stack {name}") from None
+
+    def _api(self, action: str, name: str, operation: str, **kwargs):
+        """Call CloudFormation; a failure becomes `{action} stack {name}: ...`."""
+        try:
+            return getattr(self._cfn, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action, f"stack {name}") from None
+
+    def _show(self, name: str, changes: list[Change]) -> None:
+        self._console.print(table(name, changes))
+
+    def _warn_endangered(self, name: str, changes: list[Change]) -> None:
+        if self._options.protect_stateful and (risky := endangered(changes)):
+            ids = ", ".join(change.logical_id for change in risky)
+            self._say(
+                name,
+                f"[bold red]would replace or remove {ids} (holds data): a deploy "
+                "refuses this without --allow-replace[/]",
+            )
+
+    def _ask(self, question: str) -> bool:
+        return Confirm.ask(question, console=self._console, default=False)
+
+    def _say(self, name: str, message: str) -> None:
+        with EventStream._print_lock:
+            self._console.print(f"[bold]{escape(name)}[/bold] {message}", highlight=False)
+
+    def _since(self, started: float) -> float:
+        return round(self._clock.now() - started, 3)
+
+    def _result(
+        self,
+        request: StackRequest,
+        status: str,
+        started: float,
+        outputs: dict[str, str] | None = None,
+        changes: int = 0,
+        message: str = "",
+    ) -> StackResult:
+        return StackResult(
+            request.key,
+            request.name,
+            status,
+            outputs or {},
+            self._since(started),
+            changes,
+            message,
+        )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _outputs(stack: dict) -> dict[str, str]:
+    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
+
+
+def _tags(stack: dict) -> dict[str, str]:
+    return {item["Key"]: item["Value"] for item in stack.get("Tags") or []}
+
+
+def _parameters(stack: dict) -> dict[str, str]:
+    return {
+        item["ParameterKey"]: item.get("ParameterValue", "")
+        for item in stack.get("Parameters") or []
+    }
+
+
+def _same_template(deployed, body: str) -> bool:
+    """GetTemplate returns YAML as text and (via botocore) JSON as a parsed dict."""
+    if isinstance(deployed, dict):
+        try:
+            return json.loads(body) == deployed
+        except ValueError:
+            return False
+    return deployed == body
+
+
+def _parameter_defaults(body: str) -> dict[str, str]:
+    """Parameter defaults of a template, as the strings DescribeStacks reports.
+
+    BaseLoader keeps every scalar a string and ignores CloudFormation's !Ref-style tags.
+    """
+    try:
+        template = yaml.load(body, Loader=yaml.BaseLoader) or {}
+    except yaml.YAMLError:
+        return {}
+    parameters = template.get("Parameters") or {}
+    return {
+        key: str(spec["Default"])
+        for key, spec in parameters.items()
+        if isinstance(spec, dict) and "Default" in spec
+    }
+
+
+def _describe_stuck(stuck: list[tuple[str, str, str]]) -> str:
+    if not stuck:
+        return "resources CloudFormation did not name (see the stack's events)"
+    return "; ".join(f"{logical} ({status}: {reason})" for logical, status, reason in stuck)
+
+
+def _verb(change: Change) -> str:
+    return "remove" if change.action == "Remove" else f"replace (Replacement={change.replacement})"

@@ -1,0 +1,68 @@
+"""moto's server mode on 127.0.0.1 (a free port), reached over real HTTP by boto3.
+
+One server per test session; `reset()` wipes its state between tests.
+
+Gap closed here (moto 5.2): the CloudFormation API has no UpdateTerminationProtection
+(moto answers 500 "not implemented"). The server runs in this process, so we add that
+one action to moto's CloudFormation response class: it just stores the flag, which
+DescribeStacks already reports as EnableTerminationProtection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import boto3
+import requests
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
+from moto.server import ThreadedMotoServer
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+def _update_termination_protection(self: CloudFormationResponse) -> ActionResult:
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    stack.enable_termination_protection = self._get_param("EnableTerminationProtection")
+    return ActionResult({"StackId": stack.stack_id})
+
+
+if not hasattr(CloudFormationResponse, "update_termination_protection"):
+    CloudFormationResponse.update_termination_protection = _update_termination_protection
+
+
+class MotoServer:
+    def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+
+    def session(self, region: str = REGION) -> boto3.Session:
+        """A session with dummy credentials (moto accepts any), independent of the env."""
+        return boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=region,
+        )
+
+    def client(self, service: str, region: str = REGION):
+        return self.session(region).client(service, endpoint_url=self.url)
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def serve() -> Iterator[MotoServer]:
+    """Body of a session fixture: start, hand out, stop."""
+    server = MotoServer()
+    try:
+        yield server
+    finally:
+        server.stop()
