@@ -1,0 +1,371 @@
+"""gif-<env>-cluster: the EKS control plane (all logs, secrets envelope encryption, API access
+entries, private endpoint plus a public one only for the configured CIDRs), its OIDC provider,
+a managed node group in the private subnets (IMDSv2, encrypted gp3) and the core add-ons."""
+
+from __future__ import annotations
+
+from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from awacs.sts import AssumeRole, TagSession
+from troposphere import GetAtt, Ref, Template
+from troposphere.ec2 import (
+    EBSBlockDevice,
+    LaunchTemplate,
+    LaunchTemplateBlockDeviceMapping,
+    LaunchTemplateData,
+    MetadataOptions,
+    TagSpecifications,
+)
+from troposphere.eks import (
+    AccessConfig,
+    AccessEntry,
+    AccessPolicy,
+    AccessScope,
+    Addon,
+    Cluster,
+    ClusterLogging,
+    EncryptionConfig,
+    LaunchTemplateSpecification,
+    Logging,
+    LoggingTypeConfig,
+    Nodegroup,
+    Provider,
+    ResourcesVpcConfig,
+    ScalingConfig,
+    UpdateConfig,
+)
+from troposphere.iam import OIDCProvider, Policy, Role
+from troposphere.kms import Key
+
+from infra import catalog, naming
+from infra.naming import Outputs
+from infra.params import Settings
+from infra.stacks.common import (
+    StackTemplate,
+    add_kms_key,
+    add_log_group,
+    arn,
+    logs_may_use_key,
+    managed_policy,
+)
+
+NETWORK_GROUP = "Network (from the network stack)"
+ACCESS_GROUP = "Cluster access"
+CLUSTER_GROUP = "Cluster"
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# Installed before the nodes (they need networking to become Ready); CoreDNS after them.
+NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+LATE_ADDONS = ("coredns",)
+AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
+
+
+def build(settings: Settings) -> Template:
+    stack = StackTemplate(settings, naming.CLUSTER, "EKS control plane, node group, add-ons.")
+    _add_parameters(stack)
+    key = _add_secrets_key(stack)
+    _add_log_group(stack, key)
+    _add_cluster_role(stack, key)
+    _add_cluster(stack, key)
+    _add_deployer_access(stack)
+    _add_oidc_provider(stack)
+    _add_node_role(stack)
+    _add_launch_template(stack)
+    _add_addons(stack, NODE_ADDONS)
+    _add_node_group(stack)
+    _add_addons(stack, LATE_ADDONS, after="NodeGroup")
+    _add_outputs(stack)
+    return stack.finish()
+
+
+def _cluster_name(stack: StackTemplate) -> str:
+    return naming.cluster_name(stack.settings.project, stack.settings.env)
+
+
+def _role_name(stack: StackTemplate, purpose: str) -> str:
+    return naming.role_name(stack.settings.project, stack.settings.env, purpose)
+
+
+def _add_parameters(stack: StackTemplate) -> None:
+    stack.wired(
+        Outputs.PRIVATE_SUBNET_IDS,
+        NETWORK_GROUP,
+        "Private subnets",
+        Type="List<AWS::EC2::Subnet::Id>",
+        Description="Private subnets for the control plane's network interfaces and the nodes.",
+    )
+    stack.wired(
+        Outputs.APP_SECURITY_GROUP_ID,
+        NETWORK_GROUP,
+        "App security group",
+        Type="AWS::EC2::SecurityGroup::Id",
+        Description="Security group the database admits; attached to every node.",
+    )
+    stack.parameter(
+        naming.DEPLOYER_PRINCIPAL_ARN,
+        ACCESS_GROUP,
+        "Deployer role ARN",
+        Type="String",
+        AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$",
+        ConstraintDescription="an IAM role or user ARN (not an assumed-role session ARN)",
+        Description="IAM principal that gets cluster admin through an EKS access entry "
+        "(filled from the deploying identity).",
+    )
+    stack.parameter(
+        "KubernetesVersion",
+        CLUSTER_GROUP,
+        "Kubernetes version",
+        Type="String",
+        Default=stack.settings.cluster.kubernetes_version,
+        AllowedValues=list(catalog.EKS_KUBERNETES_VERSIONS),
+        Description="EKS Kubernetes minor version (upgrade one minor at a time).",
+    )
+
+
+def _add_secrets_key(stack: StackTemplate) -> Key:
+    return add_kms_key(
+        stack,
+        "ClusterKey",
+        "envelope-encrypts Kubernetes secrets and the control plane logs",
+        [logs_may_use_key(arn("logs", f"log-group:/aws/eks/{_cluster_name(stack)}/cluster"))],
+    )
+
+
+def _add_log_group(stack: StackTemplate, key: Key) -> None:
+    """EKS writes control plane logs here; created first for retention and encryption."""
+    add_log_group(
+        stack,
+        "ClusterLogGroup",
+        f"/aws/eks/{_cluster_name(stack)}/cluster",
+        stack.settings.cluster.log_retention_days,
+        key,
+    )
+
+
+def _add_cluster_role(stack: StackTemplate, key: Key) -> None:
+    stack.add(
+        Role(
+            "ClusterRole",
+            RoleName=_role_name(stack, "cluster"),
+            Description="The EKS control plane manages the cluster's AWS resources.",
+            AssumeRolePolicyDocument=_trust("eks.amazonaws.com"),
+            ManagedPolicyArns=[managed_policy("AmazonEKSClusterPolicy")],
+            Policies=[
+                Policy(
+                    PolicyName="EncryptSecrets",
+                    PolicyDocument=PolicyDocument(
+                        Version="2012-10-17",
+                        Statement=[
+                            Statement(
+                                Effect=Allow,
+                                Action=[
+                                    Action("kms", a)
+                                    for a in ("Encrypt", "Decrypt", "DescribeKey", "CreateGrant")
+                                ],
+                                Resource=[GetAtt(key, "Arn")],
+                            )
+                        ],
+                    ),
+                )
+            ],
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _add_cluster(stack: StackTemplate, key: Key) -> None:
+    settings = stack.settings
+    cidrs = settings.cluster.public_access_cidrs
+    cluster = Cluster(
+        "Cluster",
+        Name=_cluster_name(stack),
+        Version=Ref("KubernetesVersion"),
+        RoleArn=GetAtt("ClusterRole", "Arn"),
+        ResourcesVpcConfig=ResourcesVpcConfig(
+            SubnetIds=Ref(Outputs.PRIVATE_SUBNET_IDS),
+            EndpointPrivateAccess=True,
+            # Public endpoint only for the configured CIDRs; none configured = private only.
+            EndpointPublicAccess=bool(cidrs),
+            **({"PublicAccessCidrs": list(cidrs)} if cidrs else {}),
+        ),
+        EncryptionConfig=[
+            EncryptionConfig(Provider=Provider(KeyArn=GetAtt(key, "Arn")), Resources=["secrets"])
+        ],
+        Logging=Logging(
+            ClusterLogging=ClusterLogging(
+                EnabledTypes=[LoggingTypeConfig(Type=t) for t in LOG_TYPES]
+            )
+        ),
+        # Access entries only (no aws-auth ConfigMap); nobody is admin by accident of having
+        # created the cluster, the deployer gets an explicit entry below.
+        AccessConfig=AccessConfig(
+            AuthenticationMode="API", BootstrapClusterCreatorAdminPermissions=False
+        ),
+        # The managed add-ons below replace the self-managed defaults.
+        BootstrapSelfManagedAddons=False,
+        DeletionProtection=settings.is_prod,
+        DependsOn="ClusterLogGroup",
+        Tags=stack.tags(_cluster_name(stack)),
+    )
+    stack.add(cluster)
+
+
+def _add_deployer_access(stack: StackTemplate) -> None:
+    """Cluster admin for the deploying principal: `invoke deploy` creates the namespace and
+    applies cluster-wide objects, so namespace scope would not do."""
+    stack.add(
+        AccessEntry(
+            "DeployerAccessEntry",
+            ClusterName=Ref("Cluster"),
+            PrincipalArn=Ref(naming.DEPLOYER_PRINCIPAL_ARN),
+            Type="STANDARD",
+            AccessPolicies=[
+                AccessPolicy(
+                    PolicyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                    AccessScope=AccessScope(Type="cluster"),
+                )
+            ],
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _add_oidc_provider(stack: StackTemplate) -> None:
+    """For IAM roles for service accounts (add-ons that need it; the app uses Pod Identity)."""
+    stack.add(
+        OIDCProvider(
+            "ClusterOidcProvider",
+            Url=GetAtt("Cluster", "OpenIdConnectIssuerUrl"),
+            ClientIdList=["sts.amazonaws.com"],
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _add_node_role(stack: StackTemplate) -> None:
+    stack.add(
+        Role(
+            "NodeRole",
+            RoleName=_role_name(stack, "node"),
+            Description="EKS worker nodes: join the cluster, run the VPC CNI, pull images.",
+            AssumeRolePolicyDocument=_trust("ec2.amazonaws.com", tag_session=False),
+            ManagedPolicyArns=[
+                managed_policy("AmazonEKSWorkerNodePolicy"),
+                managed_policy("AmazonEKS_CNI_Policy"),
+                managed_policy("AmazonEC2ContainerRegistryPullOnly"),
+            ],
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _add_launch_template(stack: StackTemplate) -> None:
+    cluster = stack.settings.cluster
+    name = f"{stack.prefix}-node"
+    stack.add(
+        LaunchTemplate(
+            "NodeLaunchTemplate",
+            LaunchTemplateName=name,
+            LaunchTemplateData=LaunchTemplateData(
+                # IMDSv2 only, one hop: pods can't reach the node's instance credentials.
+                MetadataOptions=MetadataOptions(
+                    HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=1
+                ),
+                BlockDeviceMappings=[
+                    LaunchTemplateBlockDeviceMapping(
+                        DeviceName="/dev/xvda",
+                        Ebs=EBSBlockDevice(
+                            VolumeType="gp3",
+                            VolumeSize=cluster.node_disk_gib,
+                            Encrypted=True,
+                            DeleteOnTermination=True,
+                        ),
+                    )
+                ],
+                # Naming security groups replaces EKS's default, so the cluster group is listed.
+                SecurityGroupIds=[
+                    GetAtt("Cluster", "ClusterSecurityGroupId"),
+                    Ref(Outputs.APP_SECURITY_GROUP_ID),
+                ],
+                TagSpecifications=[
+                    TagSpecifications(ResourceType=kind, Tags=stack.tags(name))
+                    for kind in ("instance", "volume")
+                ],
+            ),
+            TagSpecifications=[
+                TagSpecifications(ResourceType="launch-template", Tags=stack.tags(name))
+            ],
+        )
+    )
+
+
+def _add_node_group(stack: StackTemplate) -> None:
+    cluster = stack.settings.cluster
+    stack.add(
+        Nodegroup(
+            "NodeGroup",
+            ClusterName=Ref("Cluster"),
+            NodeRole=GetAtt("NodeRole", "Arn"),
+            Subnets=Ref(Outputs.PRIVATE_SUBNET_IDS),
+            AmiType=AMI_TYPES[cluster.node_architecture],
+            CapacityType="ON_DEMAND",
+            InstanceTypes=list(cluster.node_instance_types),
+            ScalingConfig=ScalingConfig(
+                MinSize=cluster.node_min_size,
+                DesiredSize=cluster.node_desired_size,
+                MaxSize=cluster.node_max_size,
+            ),
+            UpdateConfig=UpdateConfig(MaxUnavailable=1),
+            LaunchTemplate=LaunchTemplateSpecification(
+                Id=Ref("NodeLaunchTemplate"),
+                Version=GetAtt("NodeLaunchTemplate", "LatestVersionNumber"),
+            ),
+            DependsOn=[_addon_id(name) for name in NODE_ADDONS],
+            Tags=stack.tag_values(f"{stack.prefix}-node"),
+        )
+    )
+
+
+def _add_addons(stack: StackTemplate, names: tuple[str, ...], after: str | None = None) -> None:
+    for name in names:
+        extra = {"DependsOn": after} if after else {}
+        stack.add(
+            Addon(
+                _addon_id(name),
+                AddonName=name,
+                ClusterName=Ref("Cluster"),
+                ResolveConflicts="OVERWRITE",
+                Tags=stack.tags(),
+                **extra,
+            )
+        )
+
+
+def _addon_id(name: str) -> str:
+    return "Addon" + "".join(part.capitalize() for part in name.split("-"))
+
+
+def _trust(service: str, *, tag_session: bool = True) -> PolicyDocument:
+    actions = [AssumeRole, TagSession] if tag_session else [AssumeRole]
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(Effect=Allow, Principal=Principal("Service", service), Action=actions)
+        ],
+    )
+
+
+def _add_outputs(stack: StackTemplate) -> None:
+    stack.output(Outputs.CLUSTER_NAME, Ref("Cluster"), "EKS cluster name.")
+    stack.output(
+        Outputs.CLUSTER_ENDPOINT, GetAtt("Cluster", "Endpoint"), "Kubernetes API server URL."
+    )
+    stack.output(
+        Outputs.CLUSTER_CERTIFICATE_AUTHORITY,
+        GetAtt("Cluster", "CertificateAuthorityData"),
+        "The API server's CA certificate, base64 (public, for kubeconfig).",
+    )
+    stack.output(
+        Outputs.CLUSTER_OIDC_PROVIDER_ARN,
+        Ref("ClusterOidcProvider"),
+        "IAM OIDC provider of the cluster (IAM roles for service accounts).",
+    )
+    stack.output(Outputs.NODE_ROLE_ARN, GetAtt("NodeRole", "Arn"), "IAM role of the nodes.")
