@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from infra.aws import translate
+from infra.aws import Aws, translate
 from infra.errors import BadInput, OperationFailed
 from infra.params import Settings
 
@@ -33,6 +33,8 @@ PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 # Docker's rule for a tag: word characters, dots and dashes, at most 128, not starting with
 # a dot or a dash.
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# `invoke deploy --image-tag` also takes an image digest (what the deploy workflow outputs).
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 _INSTALL_HINT = (
     "Install Docker Engine or Docker Desktop with the Buildx plugin "
@@ -78,7 +80,7 @@ def require_docker(*, buildx: bool) -> str:
     return docker
 
 
-def login(aws: Any) -> RegistryLogin:
+def login(aws: Aws) -> RegistryLogin:
     """An ECR login from boto3's GetAuthorizationToken (the token is base64 `user:password`)."""
     try:
         data = aws.client("ecr").get_authorization_token()["authorizationData"][0]
@@ -89,7 +91,7 @@ def login(aws: Any) -> RegistryLogin:
     return RegistryLogin(registry=registry.rstrip("/"), username=username, password=password)
 
 
-def repository(aws: Any, settings: Settings) -> dict[str, Any]:
+def repository(aws: Aws, settings: Settings) -> dict[str, Any]:
     """The ECR repository the registry stack made (uri, tag mutability); BadInput if absent."""
     name = settings.app.image_repository
     try:
@@ -104,13 +106,13 @@ def repository(aws: Any, settings: Settings) -> dict[str, Any]:
     return found["repositories"][0]
 
 
-def find_tag(aws: Any, settings: Settings, tag: str) -> str | None:
-    """The digest of `tag` in the environment's ECR repository, or None when it isn't there."""
+def find_tag(aws: Aws, settings: Settings, tag: str) -> str | None:
+    """The digest of `tag` (a tag or a sha256 digest) in the environment's ECR repository, or
+    None when it isn't there."""
     name = settings.app.image_repository
+    image_id = {"imageDigest": tag} if _DIGEST.match(tag) else {"imageTag": check_tag(tag)}
     try:
-        found = aws.client("ecr").describe_images(
-            repositoryName=name, imageIds=[{"imageTag": check_tag(tag)}]
-        )
+        found = aws.client("ecr").describe_images(repositoryName=name, imageIds=[image_id])
     except (ClientError, BotoCoreError) as exc:
         if _code(exc) == "ImageNotFoundException":
             return None
@@ -124,7 +126,7 @@ def find_tag(aws: Any, settings: Settings, tag: str) -> str | None:
     return images[0]["imageDigest"] if images else None
 
 
-def require_tag(aws: Any, settings: Settings, tag: str) -> str:
+def require_tag(aws: Aws, settings: Settings, tag: str) -> str:
     """The digest of `tag`; BadInput when ECR doesn't have it (deploy checks this first)."""
     digest = find_tag(aws, settings, tag)
     if digest is None:
@@ -138,7 +140,7 @@ def require_tag(aws: Any, settings: Settings, tag: str) -> str:
     return digest
 
 
-def build(aws: Any, settings: Settings, tag: str, console: Console, *, context: Path = ROOT) -> str:
+def build(aws: Aws, settings: Settings, tag: str, console: Console, *, context: Path = ROOT) -> str:
     """Build the image for the nodes' platform into the local Docker store; returns its ref."""
     check_tag(tag)
     docker = require_docker(buildx=True)
@@ -152,7 +154,7 @@ def build(aws: Any, settings: Settings, tag: str, console: Console, *, context: 
     return ref
 
 
-def push(aws: Any, settings: Settings, tag: str, console: Console) -> str:
+def push(aws: Aws, settings: Settings, tag: str, console: Console) -> str:
     """Push the locally built image to ECR; returns the digest ECR recorded for the tag."""
     check_tag(tag)
     docker = require_docker(buildx=False)

@@ -122,6 +122,17 @@ def test_require_tag_refuses_a_tag_not_in_ecr_moto_server(aws, settings, ecr):
     assert "nothing was deployed" in message and f"invoke image.push --tag {missing}" in message
 
 
+def test_require_tag_takes_a_digest_too_moto_server(aws, settings, ecr):
+    ecr.create_repository(repositoryName=settings.app.image_repository)
+    pushed = ecr.put_image(
+        repositoryName=settings.app.image_repository, imageTag=SHA, imageManifest=MANIFEST
+    )
+    digest = pushed["image"]["imageId"]["imageDigest"]
+    assert image.require_tag(aws, settings, digest) == digest
+    with pytest.raises(BadInput, match="is not in ECR"):
+        image.require_tag(aws, settings, "sha256:" + "0" * 64)
+
+
 def test_require_tag_without_repository_says_to_bootstrap_moto_server(aws, settings):
     with pytest.raises(BadInput, match=r"does not exist .*invoke bootstrap"):
         image.require_tag(aws, settings, SHA)
