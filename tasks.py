@@ -26,6 +26,133 @@ def test(c, args=""):
 
 # --- deploy engine: deploy, diff, status, destroy, recover; local.up/down/status -------
 
+_ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod)."
+
+
+@task(
+    help={
+        "env": _ENV_HELP,
+        "image_tag": "Image tag to run (must exist in ECR on EKS); default app.image_tag.",
+        "only": "Comma-separated stacks to deploy, e.g. 'database,cluster'; default all.",
+        "yes": "Don't ask before executing change sets (CI). Stateful replacements still stop.",
+        "dry_run": "Show the plan and the change sets, then delete them; change nothing.",
+        "allow_replace": "Allow replacing/removing stateful resources (DB, KMS key, VPC...).",
+    }
+)
+@reported
+def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_replace=False):
+    """Deploy an environment: stacks through change sets in graph order, then the app."""
+    from infra import deploy as orchestration
+
+    orchestration.deploy(
+        env,
+        image_tag=image_tag,
+        only=only,
+        yes=yes,
+        dry_run=dry_run,
+        allow_replace=allow_replace,
+    )
+
+
+@task(help={"env": _ENV_HELP, "only": "Comma-separated stacks to diff; default all."})
+@reported
+def diff(c, env, only=None):
+    """Show what a deploy would change: create each change set, print it, delete it."""
+    from infra import deploy as orchestration
+
+    orchestration.diff(env, only=only)
+
+
+@task(help={"env": _ENV_HELP})
+@reported
+def status(c, env):
+    """Each stack's status, last update, drift status and outputs (never a secret)."""
+    from infra import deploy as orchestration
+
+    orchestration.status(env)
+
+
+@task(
+    help={
+        "env": _ENV_HELP,
+        "confirm": "The environment's full name typed exactly (gif-prod); required for prod.",
+        "yes": "Don't ask (non-prod only); prod always needs --confirm.",
+    }
+)
+@reported
+def destroy(c, env, confirm=None, yes=False):
+    """Delete an environment's stacks in reverse graph order (the DB leaves a final snapshot)."""
+    from infra import deploy as orchestration
+
+    orchestration.destroy(env, confirm=confirm, yes=yes)
+
+
+@task(
+    help={
+        "env": _ENV_HELP,
+        "stack": "The stuck stack: network, database, cluster, workload, registry or ci.",
+        "skip": "Comma-separated logical IDs to skip while rolling back (left as they are).",
+    }
+)
+@reported
+def recover(c, env, stack, skip=None):
+    """Get a stack out of UPDATE_ROLLBACK_FAILED (ContinueUpdateRollback)."""
+    from infra import deploy as orchestration
+
+    orchestration.recover(env, stack, skip=skip)
+
+
+@task(
+    help={
+        "env": "Whose account and region to use (params/<env>.yaml); default prod.",
+        "yes": "Don't ask before executing change sets.",
+        "dry_run": "Show the change sets, then delete them; change nothing.",
+    }
+)
+@reported
+def bootstrap(c, env="prod", yes=False, dry_run=False):
+    """Deploy the account-wide stacks once: gif-registry (ECR) and gif-ci (GitHub deploy role)."""
+    from infra import deploy as orchestration
+
+    orchestration.bootstrap(env, yes=yes, dry_run=dry_run)
+
+
+@task
+@reported
+def local_up(c):
+    """Start the local stand-ins: AWS emulator (moto) and embedded PostgreSQL. Idempotent."""
+    from rich.console import Console
+
+    from infra import params
+    from infra.local import stand_ins
+
+    stand_ins.up(params.load("local"), Console())
+
+
+@task
+@reported
+def local_down(c):
+    """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data is kept)."""
+    from rich.console import Console
+
+    from infra import params
+    from infra.local import stand_ins
+
+    stand_ins.down(params.load("local"), Console())
+
+
+@task
+@reported
+def local_status(c):
+    """Show the local processes: running or not, pid, address, log file."""
+    from rich.console import Console
+
+    from infra import params
+    from infra.local import stand_ins
+
+    stand_ins.status(params.load("local"), Console())
+
+
 # --- kubernetes: k8s.render, kubeconfig -------------------------------------------------
 
 # --- image: image.build, image.push -----------------------------------------------------
@@ -63,12 +190,17 @@ def image_push(c, tag, env="prod"):
 # --- collections -------------------------------------------------------------------------
 
 local_ns = Collection("local")
+local_ns.add_task(local_up, name="up")
+local_ns.add_task(local_down, name="down")
+local_ns.add_task(local_status, name="status")
 k8s_ns = Collection("k8s")
 image_ns = Collection("image")
 image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
 
 ns = Collection(test)
+for deploy_engine_task in (deploy, diff, status, destroy, recover, bootstrap):
+    ns.add_task(deploy_engine_task)
 for sub in (local_ns, k8s_ns, image_ns):
     if sub.tasks:
         ns.add_collection(sub)
