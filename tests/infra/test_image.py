@@ -16,10 +16,8 @@ import sys
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 from rich.console import Console
 
 from infra import aws as aws_gateway
@@ -38,19 +36,10 @@ MANIFEST = json.dumps(
 )
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def settings(moto_url, monkeypatch):
-    # Fresh ECR state per test; fake credentials so nothing could reach a real account.
-    httpx.post(f"{moto_url}/moto-api/reset").raise_for_status()
+def settings(moto, monkeypatch):
+    # `moto` (tests/infra/conftest.py) is moto's server with fresh state for this test.
+    # Fake credentials, so nothing here could reach a real account.
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -59,7 +48,7 @@ def settings(moto_url, monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return params.load("prod").model_copy(update={"aws_endpoint_url": moto_url})
+    return params.load("prod").model_copy(update={"aws_endpoint_url": moto.url})
 
 
 @pytest.fixture
@@ -292,3 +281,28 @@ def test_login_keeps_colons_in_the_password_botocore_stubber():
         login = image.login(_StubbedAws(client))
     assert (login.username, login.password) == ("AWS", "pass:with:colons")
     assert login.registry == "111122223333.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+# --- deploy checks the tag first -----------------------------------------------------------
+
+
+def test_deploy_refuses_a_missing_tag_before_any_stack_moto_server(settings, ecr, moto):
+    from infra import deploy
+
+    ecr.create_repository(repositoryName=settings.app.image_repository)
+    ecr.put_image(
+        repositoryName=settings.app.image_repository, imageTag=SHA, imageManifest=MANIFEST
+    )
+    missing = "f" * 40
+    with pytest.raises(BadInput, match=f"image tag '{missing}' is not in ECR"):
+        deploy.deploy(
+            "prod",
+            image_tag=missing,
+            yes=True,
+            console=console(),
+            aws_factory=lambda loaded: aws_gateway.Aws(
+                loaded.model_copy(update={"aws_endpoint_url": moto.url})
+            ),
+        )
+    cfn = moto.client("cloudformation")
+    assert cfn.list_stacks()["StackSummaries"] == []
