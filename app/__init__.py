@@ -1,0 +1,1 @@
+"""The GIF service: a random GIF from PostgreSQL over HTTP (`python -m app serve|migrate|seed`)."""
