@@ -1,0 +1,228 @@
+"""A Kubernetes API server for tests: kmock's KubernetesEmulator over real HTTP, with the
+known kmock 0.8 gaps closed here (and only here; production code is never bent around them).
+
+`running_cluster()` serves it on 127.0.0.1 (a free port) from a background event loop and
+yields a `Cluster` with the URL and a `kubernetes.client.ApiClient` for it. Tests use the
+real `kubernetes` client over HTTP; `tests/support/fake_controllers.py` plays the controllers.
+
+Gaps closed (each marked GAP in the code):
+1. Discovery knows no kinds until `resources.load_bundled()` is called.
+2. Paths of the cluster-scoped `namespaces` collection are mis-parsed (`/api/v1/namespaces/X`
+   reads as "namespace X, no resource"; `POST /api/v1/namespaces` fails outright). The named
+   paths are re-parsed here; gifstack never POSTs namespaces (it server-side applies them).
+3. A server-side apply (PATCH application/apply-patch+yaml) of a missing object answers 404;
+   a real API server creates it. Here it becomes a create.
+4. Patches are plain recursive merges (no field ownership, lists replaced whole). Not closed:
+   tests only rely on merges that a real apply would produce as well.
+5. No uid, creationTimestamp, resourceVersion, generation: the API server sets them, so we do
+   (generation bumps when `spec` changes, like the real registry strategies).
+6. Lists carry no `kind`/`apiVersion` (the DynamicClient needs them) and ignore label and
+   field selectors: both added here.
+7. `pods/{name}/log` returns the Pod object: here it returns the text in `pod_logs`.
+8. No controllers: tests write status themselves (fake_controllers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import datetime
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import attrs
+import kmock
+from kmock._internal import dicts, enums, parsing, references, rendering
+from kubernetes import client as k8s_client
+
+_NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)(?:/(status|finalize))?/?$")
+_NAMESPACES = references.resource("", "v1", "namespaces")
+
+
+@attrs.define(kw_only=True)
+class PatchedEmulator(kmock.KubernetesEmulator):
+    """KubernetesEmulator with the gaps above closed."""
+
+    # (namespace, pod, container) -> log text, served on pods/{name}/log (GAP 7).
+    pod_logs: dict[tuple[str, str, str], str] = attrs.field(factory=dict)
+    _revision: int = attrs.field(default=0, init=False)
+
+    async def _handle(self, request: rendering.Request) -> Any:
+        original = request
+        request = self._reparse_namespace_path(request)
+        if request.resource is not None:
+            request = self._apply_creates(request)
+            self._server_metadata(request)
+        if request is not original:
+            # kmock routes a request by its identity in the request log: log the corrected one.
+            index = next(i for i, seen in enumerate(self._requests) if seen is original)
+            self._requests[index] = request
+        return await super()._handle(request)
+
+    def _reparse_namespace_path(self, request: rendering.Request) -> rendering.Request:
+        # GAP 2: /api/v1/namespaces/NAME[/status] is the Namespace NAME, not a namespace scope.
+        match = _NAMESPACE_PATH.match(request.url.path)
+        if not match:
+            return request
+        parsed = parsing.ParsedPath("", "v1", "namespaces", None, match.group(1), match.group(2))
+        action = parsing.guess_k8s(parsed, request.method, dict(request.params))
+        return attrs.evolve(
+            request,
+            resource=_NAMESPACES,
+            namespace=None,
+            name=match.group(1),
+            subresource=match.group(2),
+            action=action,
+        )
+
+    def _stored(self, request: rendering.Request) -> Any | None:
+        key = (request.resource, request.namespace, request.name)
+        if key in self.objects and not self.objects[key].deleted:
+            return self.objects[key]
+        return None
+
+    def _apply_creates(self, request: rendering.Request) -> rendering.Request:
+        # GAP 3: server-side apply creates a missing object on a real API server.
+        content_type = request.headers.get("Content-Type", "")
+        is_apply = content_type.startswith("application/apply-patch")
+        if request.action == enums.action.UPDATE and is_apply and self._stored(request) is None:
+            return attrs.evolve(request, action=enums.action.CREATE)
+        return request
+
+    def _server_metadata(self, request: rendering.Request) -> None:
+        # GAP 5: fields the API server owns. request.data is merged into the stored object.
+        if not isinstance(request.data, dict):
+            return
+        self._revision += 1
+        metadata = request.data.setdefault("metadata", {})
+        metadata["resourceVersion"] = str(self._revision)
+        if request.action == enums.action.CREATE:
+            now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            metadata.setdefault("uid", str(uuid.uuid4()))
+            metadata.setdefault("creationTimestamp", now)
+            if "spec" in request.data or "template" in request.data:
+                metadata["generation"] = 1
+        elif request.action == enums.action.UPDATE and request.subresource is None:
+            stored = self._stored(request)
+            if stored is not None and "spec" in request.data:
+                old = copy.deepcopy(stored.raw)
+                new = dicts.patch_dict(copy.deepcopy(old), {"spec": request.data["spec"]})
+                generation = old.get("metadata", {}).get("generation", 1)
+                if new.get("spec") != old.get("spec"):
+                    generation += 1
+                metadata["generation"] = generation
+
+    async def _serve_list(self, request: rendering.Request) -> Any:
+        # GAP 6: kind/apiVersion on lists, label and field selectors honoured.
+        result = await super()._serve_list(request)
+        items = [
+            item
+            for item in result["items"]
+            if _labels_match(item, request.params.get("labelSelector", ""))
+            and _fields_match(item, request.params.get("fieldSelector", ""))
+        ]
+        info = self.resources[request.resource]
+        group_version = (
+            request.resource.version
+            if not request.resource.group
+            else f"{request.resource.group}/{request.resource.version}"
+        )
+        return {
+            "apiVersion": group_version,
+            "kind": f"{info.kind}List",
+            "metadata": result["metadata"],
+            "items": items,
+        }
+
+    async def _serve_fetch(self, request: rendering.Request) -> Any:
+        # GAP 7: container logs.
+        if request.subresource == "log":
+            container = request.params.get("container", "")
+            text = self.pod_logs.get((request.namespace, request.name, container), "")
+            if "tailLines" in request.params:
+                text = "\n".join(text.splitlines()[-int(request.params["tailLines"]) :])
+            return rendering.Response(payload=text.encode(), headers={"Content-Type": "text/plain"})
+        return await super()._serve_fetch(request)
+
+
+def _labels_match(item: dict[str, Any], selector: str) -> bool:
+    labels = item.get("metadata", {}).get("labels") or {}
+    for term in filter(None, (part.strip() for part in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _fields_match(item: dict[str, Any], selector: str) -> bool:
+    for term in filter(None, (part.strip() for part in selector.split(","))):
+        path, value = term.split("=", 1)
+        node: Any = item
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if str(node) != value:
+            return False
+    return True
+
+
+@dataclass
+class Cluster:
+    url: str
+    emulator: PatchedEmulator
+    loop: asyncio.AbstractEventLoop
+
+    def api_client(self) -> k8s_client.ApiClient:
+        configuration = k8s_client.Configuration()
+        configuration.host = self.url
+        return k8s_client.ApiClient(configuration)
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    """Serve a patched KubernetesEmulator on 127.0.0.1:<free port> until the block ends."""
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        async with PatchedEmulator() as emulator, kmock.Server(emulator) as server:
+            emulator.resources.load_bundled()  # GAP 1
+            box["cluster"] = Cluster(
+                str(server.url).rstrip("/"), emulator, asyncio.get_running_loop()
+            )
+            box["stop"] = asyncio.Event()
+            started.set()
+            await box["stop"].wait()
+
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as exc:  # surface start-up failures to the waiting test
+            box["error"] = exc
+            started.set()
+
+    thread = threading.Thread(target=run, name="kmock", daemon=True)
+    thread.start()
+    started.wait(timeout=30)
+    if "error" in box:
+        raise box["error"]
+    cluster: Cluster = box["cluster"]
+    try:
+        yield cluster
+    finally:
+        cluster.loop.call_soon_threadsafe(box["stop"].set)
+        thread.join(timeout=10)
