@@ -67,16 +67,18 @@ def check_tag(tag: str) -> str:
 
 
 def require_docker(*, buildx: bool) -> str:
-    """The docker executable's path; BadInput when it (or its Buildx plugin) is missing."""
+    """The docker executable's path; BadInput when it, its Buildx plugin or its daemon is
+    missing (checked before anything else happens)."""
     docker = shutil.which("docker")
     if docker is None:
         raise BadInput(f"docker is not installed (no `docker` on PATH). {_INSTALL_HINT}")
-    if buildx:
-        probe = subprocess.run(
-            [docker, "buildx", "version"], capture_output=True, text=True, check=False
+    if buildx and not _succeeds([docker, "buildx", "version"]):
+        raise BadInput(f"docker is installed but its Buildx plugin is not. {_INSTALL_HINT}")
+    if not _succeeds([docker, "version", "--format", "{{.Server.Version}}"]):
+        raise BadInput(
+            "docker cannot reach its daemon: start Docker (Docker Desktop, or "
+            "`sudo systemctl start docker`), then check with `docker version`."
         )
-        if probe.returncode != 0:
-            raise BadInput(f"docker is installed but its Buildx plugin is not. {_INSTALL_HINT}")
     return docker
 
 
@@ -193,6 +195,10 @@ def _run(args: list[str], *, what: str, stdin: str | None = None) -> None:
         raise OperationFailed(
             f"{what} failed: docker exited with {result.returncode} (its output is above)."
         )
+
+
+def _succeeds(args: list[str]) -> bool:
+    return subprocess.run(args, capture_output=True, text=True, check=False).returncode == 0
 
 
 def _code(exc: Exception) -> str:

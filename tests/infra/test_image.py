@@ -182,6 +182,17 @@ def test_build_without_buildx_says_what_to_install(aws, settings, docker_log, mo
     assert [call["args"] for call in calls(docker_log)] == [["buildx", "version"]]
 
 
+def test_build_without_a_running_daemon_says_to_start_docker(
+    aws, settings, docker_log, monkeypatch
+):
+    monkeypatch.setenv("FAKE_DOCKER_NO_DAEMON", "1")
+    with pytest.raises(BadInput, match="cannot reach its daemon"):
+        image.build(aws, settings, SHA, console())
+    with pytest.raises(BadInput, match="cannot reach its daemon"):
+        image.push(aws, settings, SHA, console())
+    assert not any(call["args"][0] in ("login", "push") for call in calls(docker_log))
+
+
 def test_task_reports_missing_docker_without_traceback(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     result = subprocess.run(

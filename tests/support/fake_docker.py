@@ -6,7 +6,8 @@ Gap it closes: `docker buildx build/push` cannot run here. The stand-in records 
 on `push`, registers the image in the ECR endpoint $FAKE_DOCKER_ECR_ENDPOINT (moto's server)
 with PutImage, so the code under test reads the digest back from ECR as it would for real.
 $FAKE_DOCKER_NO_BUILDX=1 makes it behave like a docker CLI without the Buildx plugin;
-$FAKE_DOCKER_PUSH_FAILS=1 makes `push` fail.
+$FAKE_DOCKER_NO_DAEMON=1 like one whose daemon is not running; $FAKE_DOCKER_PUSH_FAILS=1
+makes `push` fail.
 Tests put a `docker` symlink to this file first on PATH.
 """
 
@@ -24,7 +25,13 @@ with log.open("a") as out:
     out.write(json.dumps({"args": args, "stdin": stdin}) + "\n")
 refs = built.read_text().split() if built.exists() else []
 
-if args[:1] == ["buildx"]:
+if args[:1] == ["version"]:
+    if os.environ.get("FAKE_DOCKER_NO_DAEMON") == "1":
+        print(
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.", file=sys.stderr
+        )
+        sys.exit(1)
+elif args[:1] == ["buildx"]:
     if os.environ.get("FAKE_DOCKER_NO_BUILDX") == "1":
         print("docker: unknown command: docker buildx", file=sys.stderr)
         sys.exit(1)
