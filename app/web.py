@@ -8,6 +8,7 @@ image and the metrics; a fault never leaves as a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -162,6 +163,7 @@ class GifApp:
     # --- lifespan -------------------------------------------------------------------
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
+        flusher: asyncio.Task | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -170,10 +172,13 @@ class GifApp:
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": logs.describe(exc)})
                     return
+                flusher = asyncio.get_running_loop().create_task(logs.flush_periodically())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.database.close()
                 log.info("database pool closed")
+                if flusher is not None:
+                    flusher.cancel()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

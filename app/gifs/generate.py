@@ -53,12 +53,26 @@ def _pulsing_heart(draw: ImageDraw.ImageDraw, i: int) -> None:
 
 
 def _rainbow_stripes(draw: ImageDraw.ImageDraw, i: int) -> None:
-    colours = [(228, 3, 3), (255, 140, 0), (255, 237, 0), (0, 128, 38), (36, 64, 142), (115, 41, 130)]
+    colours = [
+        (228, 3, 3),
+        (255, 140, 0),
+        (255, 237, 0),
+        (0, 128, 38),
+        (36, 64, 142),
+        (115, 41, 130),
+    ]
     offset = i * 8 * len(colours) // FRAMES
     for x in range(-SIZE, SIZE * 2, 8):
         colour = colours[((x + offset) // 8) % len(colours)]
-        draw.polygon([(x + offset % 8, 0), (x + 8 + offset % 8, 0), (x + 8 + offset % 8 - 32, 64),
-                      (x + offset % 8 - 32, 64)], fill=colour)
+        draw.polygon(
+            [
+                (x + offset % 8, 0),
+                (x + 8 + offset % 8, 0),
+                (x + 8 + offset % 8 - 32, 64),
+                (x + offset % 8 - 32, 64),
+            ],
+            fill=colour,
+        )
 
 
 def _orbiting_moons(draw: ImageDraw.ImageDraw, i: int) -> None:
@@ -85,8 +99,9 @@ def _checkerboard_wave(draw: ImageDraw.ImageDraw, i: int) -> None:
         for col in range(8):
             lift = 3 * math.sin(2 * math.pi * (i / FRAMES + col / 8))
             if (row + col) % 2:
-                draw.rectangle((col * 8, row * 8 + lift, col * 8 + 7, row * 8 + 7 + lift),
-                               fill=(240, 240, 240))
+                draw.rectangle(
+                    (col * 8, row * 8 + lift, col * 8 + 7, row * 8 + 7 + lift), fill=(240, 240, 240)
+                )
 
 
 def _falling_rain(draw: ImageDraw.ImageDraw, i: int) -> None:
@@ -111,8 +126,11 @@ def _growing_rings(draw: ImageDraw.ImageDraw, i: int) -> None:
     for ring in range(3):
         radius = ((i / FRAMES + ring / 3) % 1) * 30
         shade = int(255 * (1 - radius / 32))
-        draw.ellipse((32 - radius, 32 - radius, 32 + radius, 32 + radius),
-                     outline=(shade // 3, shade, shade), width=2)
+        draw.ellipse(
+            (32 - radius, 32 - radius, 32 + radius, 32 + radius),
+            outline=(shade // 3, shade, shade),
+            width=2,
+        )
 
 
 def _sine_wave(draw: ImageDraw.ImageDraw, i: int) -> None:
@@ -142,8 +160,14 @@ def _starfield(draw: ImageDraw.ImageDraw, i: int) -> None:
 def _color_wheel(draw: ImageDraw.ImageDraw, i: int) -> None:
     for k in range(6):
         start = k * 60 + i * 60 / FRAMES * 2
-        hue = [(255, 80, 80), (255, 200, 60), (120, 230, 90), (60, 200, 230), (90, 110, 255),
-               (220, 90, 230)][k]
+        hue = [
+            (255, 80, 80),
+            (255, 200, 60),
+            (120, 230, 90),
+            (60, 200, 230),
+            (90, 110, 255),
+            (220, 90, 230),
+        ][k]
         draw.pieslice((8, 8, 56, 56), start=start, end=start + 60, fill=hue)
     draw.ellipse((24, 24, 40, 40), fill=_BG)
 
