@@ -1,0 +1,460 @@
+"""gif-ci (account-wide): GitHub's OIDC identity provider and the role the deploy workflow
+assumes. Trust: only this repository's default branch and its `production` environment.
+Permissions: what `invoke deploy` does, statement by statement, each scoped to this project's
+names (stacks, roles, keys, log groups, cluster, repository) in this account and region.
+
+CloudFormation creates the environments' resources with the caller's credentials, so the role
+also holds the provisioning permissions of the env stacks. It can't touch the shared stacks
+(gif-ci, gif-registry): it could otherwise widen its own trust or permissions.
+"""
+
+from __future__ import annotations
+
+from awacs.aws import (
+    Action,
+    Allow,
+    Condition,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
+from awacs.sts import AssumeRoleWithWebIdentity
+from troposphere import GetAtt, Ref, Sub, Template
+from troposphere.iam import ManagedPolicy, OIDCProvider, Role
+
+from infra import naming
+from infra.naming import Outputs
+from infra.params import Settings, environments
+from infra.stacks.common import StackTemplate, arn, global_arn
+
+GITHUB = "token.actions.githubusercontent.com"
+GITHUB_GROUP = "GitHub"
+
+# The AWS managed policies the env stacks attach; the only ones the deploy role may attach.
+ATTACHABLE_POLICIES = (
+    "AmazonEKSClusterPolicy",
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryPullOnly",
+    "service-role/AmazonRDSEnhancedMonitoringRole",
+)
+
+
+def build(settings: Settings) -> Template:
+    stack = StackTemplate(settings, naming.CI, "GitHub OIDC provider and the deploy role.")
+    _add_parameters(stack)
+    _add_github_provider(stack)
+    role = _add_deploy_role(stack)
+    _add_pipeline_policy(stack, role)
+    _add_network_policy(stack, role)
+    _add_platform_policy(stack, role)
+    stack.output(
+        Outputs.DEPLOY_ROLE_ARN,
+        GetAtt(role, "Arn"),
+        "Role for aws-actions/configure-aws-credentials (role-to-assume) in the deploy workflow.",
+    )
+    return stack.finish()
+
+
+def _add_parameters(stack: StackTemplate) -> None:
+    ci = stack.settings.ci
+    stack.parameter(
+        "GitHubRepository",
+        GITHUB_GROUP,
+        "Repository (owner/name)",
+        Type="String",
+        Default=ci.github_repository,
+        AllowedPattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        Description="The only repository whose workflows may assume the deploy role.",
+    )
+    stack.parameter(
+        "DefaultBranch",
+        GITHUB_GROUP,
+        "Default branch",
+        Type="String",
+        Default=ci.default_branch,
+        AllowedPattern=r"^[A-Za-z0-9._/-]+$",
+        Description="Workflow runs on this branch may deploy.",
+    )
+    stack.parameter(
+        "DeployEnvironment",
+        GITHUB_GROUP,
+        "GitHub environment",
+        Type="String",
+        Default=ci.environment,
+        AllowedPattern=r"^[A-Za-z0-9._-]+$",
+        Description="Jobs in this GitHub environment (with its protection rules) may deploy.",
+    )
+
+
+def _add_github_provider(stack: StackTemplate) -> None:
+    stack.add(
+        OIDCProvider(
+            "GitHubOidcProvider",
+            Url=f"https://{GITHUB}",
+            ClientIdList=["sts.amazonaws.com"],
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _add_deploy_role(stack: StackTemplate) -> Role:
+    trust = PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Federated", Ref("GitHubOidcProvider")),
+                Action=[AssumeRoleWithWebIdentity],
+                Condition=Condition(
+                    StringEquals(
+                        {
+                            f"{GITHUB}:aud": "sts.amazonaws.com",
+                            # Either value; nothing else (no other branch, PR or environment).
+                            f"{GITHUB}:sub": [
+                                Sub("repo:${GitHubRepository}:ref:refs/heads/${DefaultBranch}"),
+                                Sub("repo:${GitHubRepository}:environment:${DeployEnvironment}"),
+                            ],
+                        }
+                    )
+                ),
+            )
+        ],
+    )
+    return stack.add(
+        Role(
+            "DeployRole",
+            RoleName=naming.role_name(stack.settings.project, None, "ci-deploy"),
+            Description="GitHub Actions deploys gifstack (default branch / production only).",
+            AssumeRolePolicyDocument=trust,
+            MaxSessionDuration=7200,  # a first deploy (EKS + RDS) takes over an hour
+            Tags=stack.tags(),
+        )
+    )
+
+
+def _actions(prefix: str, names: str) -> list[Action]:
+    return [Action(prefix, name) for name in names.split()]
+
+
+def _env_stacks(stack: StackTemplate) -> list[Sub]:
+    """The env stacks (gif-dev-*, gif-prod-*...), never the shared gif-ci/gif-registry."""
+    project = stack.settings.project
+    return [
+        arn("cloudformation", f"stack/{project}-{env}-*/*")
+        for env in environments()
+        if env != "local"
+    ]
+
+
+def _policy(stack: StackTemplate, logical_id: str, purpose: str, role: Role, statements) -> None:
+    policy = ManagedPolicy(
+        logical_id,
+        ManagedPolicyName=f"{stack.settings.project}-ci-deploy-{purpose}",
+        Description=f"gifstack deploy role: {purpose}",
+        Roles=[Ref(role)],
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements),
+    )
+    stack.add(policy)
+    return policy
+
+
+def _add_pipeline_policy(stack: StackTemplate, role: Role) -> None:
+    project = stack.settings.project
+    repository = stack.settings.app.image_repository
+    _policy(
+        stack,
+        "PipelinePolicy",
+        "pipeline",
+        role,
+        [
+            # Change sets on the environment stacks: create, review, execute, watch.
+            Statement(
+                Sid="DeployEnvironmentStacks",
+                Effect=Allow,
+                Action=_actions(
+                    "cloudformation",
+                    "CreateChangeSet DescribeChangeSet ExecuteChangeSet DeleteChangeSet "
+                    "ListChangeSets DescribeStacks DescribeStackEvents DescribeStackResource "
+                    "DescribeStackResources ListStackResources GetTemplate GetTemplateSummary "
+                    "GetStackPolicy SetStackPolicy UpdateTerminationProtection "
+                    "ContinueUpdateRollback TagResource",
+                ),
+                Resource=_env_stacks(stack),
+            ),
+            # The Kubernetes step needs the registry's RepositoryUri output; read only.
+            Statement(
+                Sid="ReadSharedStackOutputs",
+                Effect=Allow,
+                Action=_actions("cloudformation", "DescribeStacks"),
+                Resource=[arn("cloudformation", f"stack/{project}-{naming.REGISTRY}/*")],
+            ),
+            # docker login to ECR; this API has no resource-level permissions.
+            Statement(
+                Sid="LogInToEcr",
+                Effect=Allow,
+                Action=_actions("ecr", "GetAuthorizationToken"),
+                Resource=["*"],
+            ),
+            # Push the image (and check a tag exists before deploying) to this repository only.
+            Statement(
+                Sid="PushServiceImage",
+                Effect=Allow,
+                Action=_actions(
+                    "ecr",
+                    "BatchCheckLayerAvailability InitiateLayerUpload UploadLayerPart "
+                    "CompleteLayerUpload PutImage BatchGetImage DescribeImages",
+                ),
+                Resource=[arn("ecr", f"repository/{repository}")],
+            ),
+            # kubeconfig for the Kubernetes step (the API access itself is the access entry).
+            Statement(
+                Sid="DescribeClusters",
+                Effect=Allow,
+                Action=_actions("eks", "DescribeCluster"),
+                Resource=[arn("eks", f"cluster/{project}-*")],
+            ),
+        ],
+    )
+
+
+def _add_network_policy(stack: StackTemplate, role: Role) -> None:
+    project = stack.settings.project
+    _policy(
+        stack,
+        "NetworkPolicy",
+        "network",
+        role,
+        [
+            # Network stack and the node launch template. EC2 create calls can't be scoped by
+            # name, so: this account and region only.
+            Statement(
+                Sid="ManageNetwork",
+                Effect=Allow,
+                Action=_actions(
+                    "ec2",
+                    "CreateVpc DeleteVpc ModifyVpcAttribute CreateSubnet DeleteSubnet "
+                    "ModifySubnetAttribute CreateInternetGateway DeleteInternetGateway "
+                    "AttachInternetGateway DetachInternetGateway AllocateAddress ReleaseAddress "
+                    "CreateNatGateway DeleteNatGateway CreateRouteTable DeleteRouteTable "
+                    "CreateRoute DeleteRoute ReplaceRoute AssociateRouteTable "
+                    "DisassociateRouteTable CreateSecurityGroup DeleteSecurityGroup "
+                    "AuthorizeSecurityGroupIngress AuthorizeSecurityGroupEgress "
+                    "RevokeSecurityGroupIngress RevokeSecurityGroupEgress "
+                    "UpdateSecurityGroupRuleDescriptionsIngress "
+                    "UpdateSecurityGroupRuleDescriptionsEgress CreateFlowLogs DeleteFlowLogs "
+                    "CreateLaunchTemplate CreateLaunchTemplateVersion ModifyLaunchTemplate "
+                    "DeleteLaunchTemplate CreateTags DeleteTags",
+                ),
+                Resource=[arn("ec2", "*")],
+            ),
+            # Describe calls have no resource-level permissions; read only.
+            Statement(
+                Sid="DescribeNetwork",
+                Effect=Allow,
+                Action=_actions(
+                    "ec2",
+                    "DescribeVpcs DescribeSubnets DescribeInternetGateways DescribeAddresses "
+                    "DescribeNatGateways DescribeRouteTables DescribeSecurityGroups "
+                    "DescribeFlowLogs DescribeLaunchTemplates "
+                    "DescribeLaunchTemplateVersions DescribeAvailabilityZones "
+                    "DescribeAccountAttributes DescribeTags",
+                ),
+                Resource=["*"],
+            ),
+            # The encrypted log groups (flow logs, EKS control plane, RDS exports).
+            Statement(
+                Sid="ManageLogGroups",
+                Effect=Allow,
+                Action=_actions(
+                    "logs",
+                    "CreateLogGroup DeleteLogGroup PutRetentionPolicy DeleteRetentionPolicy "
+                    "AssociateKmsKey DisassociateKmsKey TagResource UntagResource "
+                    "ListTagsForResource",
+                ),
+                Resource=[
+                    arn("logs", f"log-group:/{project}/*"),
+                    arn("logs", f"log-group:/aws/eks/{project}-*"),
+                    arn("logs", f"log-group:/aws/rds/instance/{project}-*"),
+                ],
+            ),
+            Statement(
+                Sid="DescribeLogGroups",
+                Effect=Allow,
+                Action=_actions("logs", "DescribeLogGroups"),
+                Resource=[arn("logs", "log-group:*")],
+            ),
+            # Customer keys: created only with this project's tag, then managed by that tag.
+            Statement(
+                Sid="CreateProjectKeys",
+                Effect=Allow,
+                Action=_actions("kms", "CreateKey"),
+                Resource=["*"],
+                Condition=Condition(StringEquals(f"aws:RequestTag/{naming.TAG_PROJECT}", project)),
+            ),
+            Statement(
+                Sid="ManageProjectKeys",
+                Effect=Allow,
+                Action=_actions(
+                    "kms",
+                    "DescribeKey EnableKeyRotation GetKeyRotationStatus GetKeyPolicy "
+                    "PutKeyPolicy TagResource UntagResource ListResourceTags "
+                    "UpdateKeyDescription ScheduleKeyDeletion CreateGrant Encrypt Decrypt "
+                    "GenerateDataKey",
+                ),
+                Resource=[arn("kms", "key/*")],
+                Condition=Condition(StringEquals(f"aws:ResourceTag/{naming.TAG_PROJECT}", project)),
+            ),
+            Statement(
+                Sid="ManageProjectKeyAliases",
+                Effect=Allow,
+                Action=_actions("kms", "CreateAlias DeleteAlias UpdateAlias"),
+                Resource=[arn("kms", f"alias/{project}-*"), arn("kms", "key/*")],
+            ),
+        ],
+    )
+
+
+def _add_platform_policy(stack: StackTemplate, role: Role) -> None:
+    project = stack.settings.project
+    _policy(
+        stack,
+        "PlatformPolicy",
+        "platform",
+        role,
+        [
+            # The database stack.
+            Statement(
+                Sid="ManageDatabase",
+                Effect=Allow,
+                Action=_actions(
+                    "rds",
+                    "CreateDBInstance ModifyDBInstance DeleteDBInstance DescribeDBInstances "
+                    "CreateDBSubnetGroup ModifyDBSubnetGroup DeleteDBSubnetGroup "
+                    "DescribeDBSubnetGroups CreateDBParameterGroup ModifyDBParameterGroup "
+                    "DeleteDBParameterGroup DescribeDBParameterGroups DescribeDBParameters "
+                    "CreateDBSnapshot DescribeDBSnapshots AddTagsToResource "
+                    "RemoveTagsFromResource ListTagsForResource",
+                ),
+                Resource=[arn("rds", "*")],
+            ),
+            # RDS creates the managed master secret with the caller's permissions.
+            Statement(
+                Sid="CreateManagedMasterSecret",
+                Effect=Allow,
+                Action=_actions("secretsmanager", "CreateSecret TagResource RotateSecret"),
+                Resource=[arn("secretsmanager", "secret:rds!*")],
+            ),
+            # The cluster and workload stacks.
+            Statement(
+                Sid="ManageCluster",
+                Effect=Allow,
+                Action=_actions(
+                    "eks",
+                    "CreateCluster DeleteCluster UpdateClusterConfig UpdateClusterVersion "
+                    "DescribeUpdate CreateNodegroup DeleteNodegroup DescribeNodegroup "
+                    "UpdateNodegroupConfig UpdateNodegroupVersion CreateAddon DeleteAddon "
+                    "DescribeAddon UpdateAddon CreateAccessEntry DeleteAccessEntry "
+                    "DescribeAccessEntry UpdateAccessEntry AssociateAccessPolicy "
+                    "DisassociateAccessPolicy ListAssociatedAccessPolicies "
+                    "CreatePodIdentityAssociation DeletePodIdentityAssociation "
+                    "DescribePodIdentityAssociation UpdatePodIdentityAssociation "
+                    "TagResource UntagResource",
+                ),
+                Resource=[
+                    arn("eks", f"{kind}/{project}-*")
+                    for kind in (
+                        "cluster",
+                        "nodegroup",
+                        "addon",
+                        "access-entry",
+                        "podidentityassociation",
+                    )
+                ],
+            ),
+            Statement(
+                Sid="DescribeAddonVersions",
+                Effect=Allow,
+                Action=_actions("eks", "DescribeAddonVersions"),
+                Resource=["*"],
+            ),
+            # The env stacks' roles (gif-<env>-*), attaching only the AWS managed policies the
+            # templates use. Never gif-ci-* (this role itself).
+            Statement(
+                Sid="ManageProjectRoles",
+                Effect=Allow,
+                Action=_actions(
+                    "iam",
+                    "CreateRole DeleteRole GetRole UpdateRole UpdateRoleDescription TagRole "
+                    "UntagRole ListRoleTags PutRolePolicy GetRolePolicy DeleteRolePolicy "
+                    "ListRolePolicies ListAttachedRolePolicies UpdateAssumeRolePolicy "
+                    "DetachRolePolicy",
+                ),
+                Resource=_env_roles(stack),
+            ),
+            Statement(
+                Sid="AttachManagedPoliciesTheTemplatesUse",
+                Effect=Allow,
+                Action=_actions("iam", "AttachRolePolicy"),
+                Resource=_env_roles(stack),
+                Condition=Condition(
+                    StringEquals(
+                        "iam:PolicyARN",
+                        [
+                            Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}")
+                            for name in ATTACHABLE_POLICIES
+                        ],
+                    )
+                ),
+            ),
+            # EKS, RDS monitoring, flow logs and pod identities get the env stacks' roles.
+            Statement(
+                Sid="PassProjectRoles",
+                Effect=Allow,
+                Action=_actions("iam", "PassRole"),
+                Resource=_env_roles(stack),
+            ),
+            # The cluster's OIDC provider.
+            Statement(
+                Sid="ManageClusterOidcProvider",
+                Effect=Allow,
+                Action=_actions(
+                    "iam",
+                    "CreateOpenIDConnectProvider DeleteOpenIDConnectProvider "
+                    "GetOpenIDConnectProvider TagOpenIDConnectProvider "
+                    "UntagOpenIDConnectProvider UpdateOpenIDConnectProviderThumbprint",
+                ),
+                Resource=[
+                    global_arn("iam", "oidc-provider/oidc.eks.${AWS::Region}.amazonaws.com/id/*")
+                ],
+            ),
+            # First EKS/RDS use in an account creates their service-linked roles.
+            Statement(
+                Sid="CreateServiceLinkedRoles",
+                Effect=Allow,
+                Action=_actions("iam", "CreateServiceLinkedRole"),
+                Resource=[global_arn("iam", "role/aws-service-role/*")],
+                Condition=Condition(
+                    StringEquals(
+                        "iam:AWSServiceName",
+                        [
+                            "eks.amazonaws.com",
+                            "eks-nodegroup.amazonaws.com",
+                            "rds.amazonaws.com",
+                            "autoscaling.amazonaws.com",
+                        ],
+                    )
+                ),
+            ),
+        ],
+    )
+
+
+def _env_roles(stack: StackTemplate) -> list[Sub]:
+    project = stack.settings.project
+    return [
+        global_arn("iam", f"role/{naming.role_name(project, env, '*')}")
+        for env in environments()
+        if env != "local"
+    ]
