@@ -71,9 +71,10 @@ STUCK = frozenset(
 
 # How CloudFormation says a change set is empty (the second one is the UpdateStack wording).
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
-# During an --allow-replace update only: lets this update replace what the stack policy
-# protects; the stored stack policy is untouched and applies again afterwards.
-_ALLOW_THIS_UPDATE = {
+# During an --allow-replace update only (ExecuteChangeSet has no
+# StackPolicyDuringUpdateBody, so the stored policy is swapped and restored afterwards;
+# an interrupted run is healed by the next deploy, which puts the policy back).
+_ALLOW_ALL_UPDATES = {
     "Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
 }
 _DEFAULT_TIMEOUT_MINUTES = 60
@@ -205,9 +206,16 @@ class StackEngine:
             self._say(name, "[green]unchanged[/] (CloudFormation found no changes)")
             return self._result(request, "unchanged", started, outputs=_outputs(stack))
 
+        # The stack policy governs an update, so it is in place before executing; with
+        # --allow-replace a permissive one stands in during this update only.
+        governed = change_set.kind == "UPDATE" and request.stack_policy is not None
+        lifting = governed and self._options.allow_replace
         try:
             go = self._review(request, change_set)
-            if go and stack is not None and change_set.kind == "UPDATE" and request.stack_policy:
+            if go and lifting:
+                self._put_policy(name, stack["StackId"], _ALLOW_ALL_UPDATES)
+                self._say(name, "--allow-replace: stack policy lifted for this update only")
+            elif go and governed:
                 self._set_policy(stack, request)
         except BaseException:
             self._discard(name, change_set, quietly=True)
@@ -218,8 +226,15 @@ class StackEngine:
             message = "dry run" if self._options.dry_run else "not confirmed"
             outputs = _outputs(stack) if not is_new else {}
             return self._result(request, status, started, outputs, len(change_set.changes), message)
-        final = self._execute(request, change_set, started)
-        self._apply_stack_settings(final, request)
+        try:
+            final = self._execute(request, change_set, started)
+        except BaseException:
+            if lifting:
+                self._restore_policy(request, stack["StackId"], quietly=True)
+            raise
+        if lifting:
+            self._restore_policy(request, stack["StackId"])
+        self._apply_stack_settings(final, request, policy=not governed)
         status = "created" if change_set.kind == "CREATE" else "updated"
         return self._result(request, status, started, _outputs(final), len(change_set.changes))
 
@@ -411,7 +426,9 @@ class StackEngine:
         expected = _parameter_defaults(request.template_body) | request.parameters
         return _parameters(stack) == expected
 
-    def _apply_stack_settings(self, stack: dict, request: StackRequest) -> None:
+    def _apply_stack_settings(
+        self, stack: dict, request: StackRequest, policy: bool = True
+    ) -> None:
         """Termination protection (only ever turned on here) and the stack policy."""
         if self._options.dry_run:
             return
@@ -424,7 +441,7 @@ class StackEngine:
                 EnableTerminationProtection=True,
             )
             self._say(request.name, "termination protection on")
-        if request.stack_policy is not None:
+        if policy and request.stack_policy is not None:
             self._set_policy(stack, request)
 
     def _set_policy(self, stack: dict, request: StackRequest) -> None:
@@ -436,14 +453,32 @@ class StackEngine:
         ).get("StackPolicyBody")
         if current and json.loads(current) == request.stack_policy:
             return
+        self._put_policy(request.name, stack["StackId"], request.stack_policy)
+        self._say(request.name, "stack policy set")
+
+    def _restore_policy(self, request: StackRequest, stack_id: str, quietly: bool = False) -> None:
+        """Put the stored stack policy back after an --allow-replace update."""
+        try:
+            self._put_policy(request.name, stack_id, request.stack_policy)
+        except OperationFailed as exc:
+            if not quietly:
+                raise
+            self._say(
+                request.name,
+                f"[bold red]could not restore the stack policy ({escape(exc.message)}); "
+                "the next deploy puts it back[/]",
+            )
+            return
+        self._say(request.name, "stack policy restored")
+
+    def _put_policy(self, name: str, stack_id: str, policy: dict) -> None:
         self._api(
             "setting the stack policy of",
-            request.name,
+            name,
             "set_stack_policy",
-            StackName=stack["StackId"],
-            StackPolicyBody=json.dumps(request.stack_policy),
+            StackName=stack_id,
+            StackPolicyBody=json.dumps(policy),
         )
-        self._say(request.name, "stack policy set")
 
     # ------------------------------------------------------------- change sets
 
@@ -582,16 +617,13 @@ class StackEngine:
         """Execute the change set and wait; the final stack, or OperationFailed."""
         name = request.name
         stream = self._stream(change_set.stack_id, name, started)
-        execute = {"ChangeSetName": change_set.id, "StackName": change_set.stack_id}
-        overriding = (
-            self._options.allow_replace
-            and change_set.kind == "UPDATE"
-            and request.stack_policy is not None
+        self._api(
+            "executing change set for",
+            name,
+            "execute_change_set",
+            ChangeSetName=change_set.id,
+            StackName=change_set.stack_id,
         )
-        if overriding:
-            execute["StackPolicyDuringUpdateBody"] = json.dumps(_ALLOW_THIS_UPDATE)
-            self._say(name, "--allow-replace: the stack policy is lifted for this update only")
-        self._api("executing change set for", name, "execute_change_set", **execute)
         creating = change_set.kind == "CREATE"
         final = self._wait(
             stream,

@@ -40,6 +40,10 @@ class MotoServer:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        # moto 5.2 reads a TemplateURL path-style (bucket/key in the path) only when the
+        # host is "localhost" or *.amazonaws.com; any other host is taken for a virtual-
+        # hosted bucket. Tests that send templates through S3 use this address.
+        self.localhost_url = f"http://localhost:{port}"
 
     def session(self, region: str = REGION) -> boto3.Session:
         """A session with dummy credentials (moto accepts any), independent of the env."""
