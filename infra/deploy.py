@@ -122,7 +122,10 @@ def deploy(
         stack_gaps.use_emulator_credentials()
         database_url = stand_ins.require_up(settings, **_local_dir(local_dir))
         skipped = {key: why for key, why in stack_gaps.NOT_EMULATED.items() if key in selected}
-    options = deploy_options(settings, yes=yes, dry_run=dry_run, allow_replace=allow_replace)
+    # Locally the change sets go to the emulator: shown, never asked about.
+    options = deploy_options(
+        settings, yes=yes or local, dry_run=dry_run, allow_replace=allow_replace
+    )
     run = Orchestration(
         settings, console, options, aws_factory=aws_factory, engine_factory=engine_factory
     )
@@ -281,9 +284,12 @@ def _planned_later(settings: Settings, key: str, exc: Exception) -> StackResult:
 def _failure(failed: list[StackResult], env: str) -> GifstackError:
     """One error for the run: BadInput only when every failure was the user's to fix."""
     roots = [result for result in failed if result.status == "failed"]
-    lines = "; ".join(f"{result.name}: {summary.first_line(result.message)}" for result in roots)
+    blocked = [result.name for result in failed if result.status == "not run"]
+    lines = " ".join(f"{result.name}: {summary.first_line(result.message)}" for result in roots)
     errors = [getattr(result, "error", None) for result in roots]
-    message = f"deploy --env {env} failed ({lines}). Stacks that needed them were not run."
+    message = f"deploy --env {env} failed. {lines}"
+    if blocked:
+        message += f" Not run, because a stack they need failed: {', '.join(blocked)}."
     if errors and all(isinstance(error, BadInput) for error in errors):
         return BadInput(message)
     return OperationFailed(message)

@@ -66,7 +66,7 @@ class Emulator:
     def answers(self) -> bool:
         """Whether moto answers HTTP on its port (any HTTP status counts)."""
         try:
-            with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1):
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
                 return True
         except urllib.error.HTTPError:
             return True

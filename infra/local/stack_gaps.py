@@ -77,6 +77,10 @@ def patch_moto() -> None:
     execute_change_set.gifstack_patched = True  # type: ignore[attr-defined]
     CloudFormationBackend.execute_change_set = execute_change_set
     _add_update_termination_protection()
+    _accept_kms_key_tags()
+    _accept_db_parameter_group_ref()
+    _split_short_getatt_at_first_dot()
+    _report_list_parameters_as_given()
 
 
 def _add_update_termination_protection() -> None:
@@ -95,3 +99,120 @@ def _add_update_termination_protection() -> None:
         return ActionResult({"StackId": stack.stack_id})
 
     CloudFormationResponse.update_termination_protection = update_termination_protection
+
+
+def _accept_kms_key_tags() -> None:
+    """Gap: moto 5.2 creates an AWS::KMS::Key from CloudFormation with the template's tags
+    as given ({"Key", "Value"}), but its KMS tagger reads {"TagKey", "TagValue"}; the
+    KeyError makes the key "undefined" and the stack fails. Rename the fields first."""
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__
+    if getattr(original, "gifstack_patched", False):
+        return
+
+    def create_from_cloudformation_json(cls: Any, name: str, json: Any, *args: Any, **kw: Any):
+        properties = json.get("Properties", {})
+        properties["Tags"] = [
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
+            for tag in properties.get("Tags", [])
+        ]
+        return original(cls, name, json, *args, **kw)
+
+    create_from_cloudformation_json.gifstack_patched = True  # type: ignore[attr-defined]
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _accept_db_parameter_group_ref() -> None:
+    """Three gaps of moto 5.2's AWS::RDS::DBInstance, closed around its CloudFormation
+    create:
+    - `!Ref` of an AWS::RDS::DBParameterGroup resolves to moto's object, not the group's
+      name, and the instance then fails on `.startswith`: hand it the name, as
+      CloudFormation's Ref does;
+    - ManageMasterUserPassword is ignored (the RDS API supports it, the CloudFormation
+      resource doesn't pass it on): turn it on, so RDS makes its master secret;
+    - Fn::GetAtt supports only Endpoint.Address/Port: add DbiResourceId and
+      MasterUserSecret.SecretArn, which the database stack's outputs use.
+    """
+    from moto.rds.models import DBInstance, MasterUserSecret
+
+    original = DBInstance.create_from_cloudformation_json.__func__
+    if getattr(original, "gifstack_patched", False):
+        return
+
+    def create_from_cloudformation_json(cls: Any, name: str, json: Any, *args: Any, **kw: Any):
+        properties = json.get("Properties", {})
+        group = properties.get("DBParameterGroupName")
+        if group is not None and not isinstance(group, str):
+            properties["DBParameterGroupName"] = group.name
+        instance = original(cls, name, json, *args, **kw)
+        if _true(properties.get("ManageMasterUserPassword")) and not getattr(
+            instance, "master_user_secret", None
+        ):
+            kms_key_id = (properties.get("MasterUserSecret") or {}).get("KmsKeyId")
+            instance.manage_master_user_password = True
+            instance.master_user_secret = MasterUserSecret(instance, kms_key_id)
+        return instance
+
+    create_from_cloudformation_json.gifstack_patched = True  # type: ignore[attr-defined]
+    DBInstance.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    original_attribute = DBInstance.get_cfn_attribute
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name == "DbiResourceId":
+            return self.dbi_resource_id
+        if attribute_name == "MasterUserSecret.SecretArn" and self.master_user_secret:
+            return self.master_user_secret.secret.arn
+        return original_attribute(self, attribute_name)
+
+    DBInstance.get_cfn_attribute = get_cfn_attribute
+    DBInstance.has_cfn_attr = classmethod(lambda cls, attr: True)
+
+
+def _split_short_getatt_at_first_dot() -> None:
+    """Gap: moto 5.2 reads the short form `!GetAtt Database.Endpoint.Address` as
+    [Database, Endpoint, Address]; CloudFormation splits at the first dot only
+    ([Database, Endpoint.Address])."""
+    from moto.cloudformation import models, responses, utils
+
+    original = utils.yaml_tag_constructor
+    if getattr(original, "gifstack_patched", False):
+        return
+
+    def yaml_tag_constructor(loader: Any, tag: Any, node: Any) -> Any:
+        if tag == "!GetAtt" and isinstance(node.value, str):
+            return {"Fn::GetAtt": node.value.split(".", 1)}
+        return original(loader, tag, node)
+
+    yaml_tag_constructor.gifstack_patched = True  # type: ignore[attr-defined]
+    for module in (utils, models, responses):
+        module.yaml_tag_constructor = yaml_tag_constructor
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _report_list_parameters_as_given() -> None:
+    """Gap: moto 5.2's DescribeStacks reports a List<...> or CommaDelimitedList parameter
+    as Python's repr of a list ("['subnet-1', 'subnet-2']") instead of the comma-separated
+    value given, so a no-op deploy would look like a parameter change. Report it as
+    CloudFormation does."""
+    from moto.cloudformation.models import Stack
+
+    original = Stack.parameter_list
+    if getattr(original.fget, "gifstack_patched", False):
+        return
+
+    def parameter_list(self: Any) -> list[dict[str, Any]]:
+        listed = original.fget(self)
+        resolved = self.resource_map.resolved_parameters
+        for item in listed:
+            value = resolved.get(item["ParameterKey"])
+            if isinstance(value, list) and item["ParameterValue"] != "****":
+                item["ParameterValue"] = ",".join(map(str, value))
+        return listed
+
+    parameter_list.gifstack_patched = True  # type: ignore[attr-defined]
+    Stack.parameter_list = property(parameter_list)
