@@ -330,6 +330,9 @@ def _check_reachable(directory: Path, user: pwd.struct_passwd) -> None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # Like the server itself: a port whose old connections linger in TIME_WAIT (a
+        # restart) is free to listen on again.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
