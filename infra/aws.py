@@ -84,7 +84,7 @@ class Aws:
         # API calls made, per "service.Operation" (retries of one call count once).
         self.calls: Counter[str] = Counter()
         self._config = Config(
-            region_name=settings.region, retries=RETRIES, user_agent_extra="gifstack"
+            region_name=settings.region, retries=dict(RETRIES), user_agent_extra="gifstack"
         )
 
     @property
