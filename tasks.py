@@ -24,6 +24,60 @@ def test(c, args=""):
 
 # --- templates: synth, lint ------------------------------------------------------------
 
+
+@task(
+    help={
+        "env": "Write templates/<env>/*.yaml (and templates/shared/) for this environment.",
+        "all": "Write the templates of every environment in params/.",
+        "check": "Write nothing; fail naming every committed template that is out of date.",
+    }
+)
+@reported
+def synth(c, env=None, all=False, check=False):
+    """Render the CloudFormation templates from infra/stacks/ and params/ into templates/."""
+    from infra import synth as synthesis
+    from infra.errors import OperationFailed
+
+    if check:
+        stale = synthesis.stale()
+        if stale:
+            raise OperationFailed(
+                "templates/ is out of date with the code; run `invoke synth --all` and commit: "
+                + "; ".join(stale)
+            )
+        print("templates/ is up to date")
+        return
+    changed = synthesis.write(synthesis.resolve_envs(env, all))
+    for path in changed:
+        print(f"wrote {path.relative_to(synthesis.ROOT)}")
+    if not changed:
+        print("templates/ already up to date")
+
+
+@task(help={"env": "Lint this environment's templates (plus the shared ones); default all."})
+@reported
+def lint(c, env=None):
+    """cfn-lint, checkov, cfripper on the rendered templates; hadolint on the Dockerfile."""
+    from rich.console import Console
+
+    from infra import lint as linting
+    from infra import synth as synthesis
+    from infra.errors import OperationFailed
+
+    console = Console()
+
+    def show(check, result):
+        mark = "[green]ok[/]" if result.ok else f"[red]{len(result.findings)} finding(s)[/]"
+        console.print(f"{check.name:<20} {mark}  [dim]{check.what}[/]")
+        for finding in result.findings:
+            console.print(f"  {finding}", markup=False, highlight=False)
+
+    results = linting.run(synthesis.resolve_envs(env, env is None), on_result=show)
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise OperationFailed(f"lint found problems: {', '.join(failed)}")
+
+
 # --- deploy engine: deploy, diff, status, destroy, recover; local.up/down/status -------
 
 _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod)."
@@ -199,6 +253,8 @@ image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
 
 ns = Collection(test)
+for template_task in (synth, lint):
+    ns.add_task(template_task)
 for deploy_engine_task in (deploy, diff, status, destroy, recover, bootstrap):
     ns.add_task(deploy_engine_task)
 for sub in (local_ns, k8s_ns, image_ns):

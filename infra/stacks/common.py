@@ -221,7 +221,7 @@ def logs_may_use_key(log_group_arn_pattern: Sub) -> Statement:
 
 
 def add_log_group(
-    stack: StackTemplate, logical_id: str, name: str, retention_days: int, key: Key
+    stack: StackTemplate, logical_id: str, name: str, retention_days: int | Ref, key: Key
 ) -> LogGroup:
     """A KMS-encrypted log group with retention (instead of the never-expiring default one
     a service would create). Prod keeps its logs when the stack goes; other envs don't."""

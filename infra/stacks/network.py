@@ -30,7 +30,7 @@ from troposphere.iam import Policy, Role
 
 from infra import naming
 from infra.naming import Outputs
-from infra.params import Settings
+from infra.params import LOG_RETENTION_DAYS, Settings
 from infra.stacks.common import (
     StackTemplate,
     add_kms_key,
@@ -51,6 +51,7 @@ class _Network:
 
 def build(settings: Settings) -> Template:
     stack = StackTemplate(settings, naming.NETWORK, "VPC, subnets, NAT, flow logs, app/db SGs.")
+    _add_parameters(stack)
     net = _add_vpc(stack)
     _add_subnets(stack, net)
     _add_public_routing(stack, net)
@@ -69,6 +70,18 @@ def subnet_cidrs(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
     quarters = list(ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=2))
     public = list(quarters[0].subnets(prefixlen_diff=2))[:az_count]
     return [str(n) for n in public], [str(n) for n in quarters[1 : 1 + az_count]]
+
+
+def _add_parameters(stack: StackTemplate) -> None:
+    stack.parameter(
+        "FlowLogRetentionDays",
+        "Flow logs",
+        "Flow log retention (days)",
+        Type="Number",
+        Default=stack.settings.network.flow_log_retention_days,
+        AllowedValues=list(LOG_RETENTION_DAYS),
+        Description="How long CloudWatch Logs keeps the VPC flow logs.",
+    )
 
 
 def _add_vpc(stack: StackTemplate) -> _Network:
@@ -221,9 +234,7 @@ def _add_flow_logs(stack: StackTemplate, net: _Network) -> None:
         "encrypts the VPC flow logs",
         [logs_may_use_key(arn("logs", f"log-group:{name}"))],
     )
-    group = add_log_group(
-        stack, "FlowLogGroup", name, stack.settings.network.flow_log_retention_days, key
-    )
+    group = add_log_group(stack, "FlowLogGroup", name, Ref("FlowLogRetentionDays"), key)
     role = stack.add(
         Role(
             "FlowLogRole",
