@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from infra import naming
 from infra.aws import translate
 from infra.changes import Change, endangered, from_change_set, table
 from infra.errors import BadInput, OperationFailed
-from infra.events import EventStream, StackEvent, root_cause_first
+from infra.events import EventStream, StackEvent, output_lock, root_cause_first
 from infra.template_bucket import TEMPLATE_BODY_LIMIT, TemplateBucket
 from infra.waiting import Clock, wait_for
 
@@ -148,9 +147,6 @@ class StackEngine:
     `Aws.template_bucket()`); `poll_interval`, `clock` and `confirm` are injectable so
     tests run without sleeping or a terminal.
     """
-
-    # One change set table + question on screen at a time, even with parallel stacks.
-    _prompt_lock = threading.Lock()
 
     def __init__(
         self,
@@ -587,7 +583,7 @@ class StackEngine:
     def _review(self, request: StackRequest, change_set: _ChangeSet) -> bool:
         """Show the change set, refuse what must not happen, confirm: True to execute."""
         name, changes = request.name, change_set.changes
-        with self._prompt_lock:
+        with output_lock:
             self._show(name, changes)
             if self._options.dry_run:
                 self._warn_endangered(name, changes)
@@ -707,7 +703,7 @@ class StackEngine:
         failed = root_cause_first(events)
         status = stack["StackStatus"]
         if failed:
-            with EventStream._print_lock:
+            with output_lock:
                 self._console.print(
                     f"[bold red]{escape(name)} failed ({status}); root cause first:[/]"
                 )
@@ -763,7 +759,7 @@ class StackEngine:
         return Confirm.ask(question, console=self._console, default=False)
 
     def _say(self, name: str, message: str) -> None:
-        with EventStream._print_lock:
+        with output_lock:
             self._console.print(f"[bold]{escape(name)}[/bold] {message}", highlight=False)
 
     def _since(self, started: float) -> float:

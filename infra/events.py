@@ -14,6 +14,10 @@ from rich.markup import escape
 # they are consequences, never the root cause.
 _CONSEQUENCE_MARKERS = ("cancelled", "canceled")
 
+# One writer at a time on the console: event lines of parallel stacks, and a change set
+# table with its question (held while the user answers, so no line scrolls over it).
+output_lock = threading.RLock()
+
 
 @dataclass(frozen=True)
 class StackEvent:
@@ -70,9 +74,6 @@ class EventStream:
     already know, then print the new ones oldest first.
     """
 
-    # Lines of parallel stacks must not interleave mid-line.
-    _print_lock = threading.Lock()
-
     def __init__(
         self,
         client,
@@ -122,7 +123,7 @@ class EventStream:
     def _print(self, events: list[StackEvent]) -> None:
         elapsed = int(self._now() - self._started)
         clock = f"+{elapsed // 60}:{elapsed % 60:02d}"
-        with self._print_lock:
+        with output_lock:
             for event in events:
                 reason = f"  {escape(event.reason)}" if event.reason else ""
                 self._console.print(
