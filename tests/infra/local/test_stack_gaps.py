@@ -1,0 +1,143 @@
+"""infra/local/stack_gaps.py: each moto gap it closes, proven against the emulator process
+(moto's server with the workarounds applied, over real HTTP), plus the local stack plan.
+
+The workarounds patch moto inside the emulator's own process only; these tests never
+patch moto in the test process (other tests use an unpatched in-process moto).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from infra import naming, params, synth, wiring
+from infra.local import stack_gaps
+from tests.support import emulator as support
+
+SMALL = """
+Parameters:
+  Label: {Type: String, Default: first}
+  Subnets: {Type: CommaDelimitedList, Default: "a,b"}
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.9.0.0/16}}
+Outputs:
+  VpcId: {Value: !Ref Vpc}
+  Label: {Value: !Ref Label}
+"""
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    yield from support.serve()
+
+
+@pytest.fixture
+def cfn(emulator):
+    support.reset(emulator)
+    return support.client(emulator, "cloudformation")
+
+
+def _execute(cfn, name, kind, body, parameters=None, tags=None):
+    cfn.create_change_set(
+        StackName=name,
+        ChangeSetName=f"{name}-{kind.lower()}",
+        ChangeSetType=kind,
+        TemplateBody=body,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+        ],
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    )
+    cfn.execute_change_set(ChangeSetName=f"{name}-{kind.lower()}", StackName=name)
+    return cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def _outputs(stack):
+    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+
+
+def _parameters(stack):
+    return {item["ParameterKey"]: item["ParameterValue"] for item in stack["Parameters"]}
+
+
+def test_a_stack_created_through_a_change_set_reports_its_outputs(cfn):
+    stack = _execute(cfn, "small", "CREATE", SMALL)
+
+    outputs = _outputs(stack)
+    assert outputs["VpcId"].startswith("vpc-")
+    assert outputs["Label"] == "first"
+
+
+def test_an_update_change_set_records_the_new_parameters_tags_and_outputs(cfn):
+    _execute(cfn, "small", "CREATE", SMALL, tags={"git-commit": "aaa"})
+
+    stack = _execute(
+        cfn, "small", "UPDATE", SMALL, parameters={"Label": "second"}, tags={"git-commit": "bbb"}
+    )
+
+    assert _parameters(stack)["Label"] == "second"
+    assert _outputs(stack)["Label"] == "second"
+    assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {"git-commit": "bbb"}
+
+
+def test_list_parameters_are_reported_as_the_comma_separated_value_given(cfn):
+    stack = _execute(cfn, "small", "CREATE", SMALL, parameters={"Subnets": "subnet-1,subnet-2"})
+
+    assert _parameters(stack)["Subnets"] == "subnet-1,subnet-2"
+
+
+def test_termination_protection_can_be_turned_on(cfn):
+    _execute(cfn, "small", "CREATE", SMALL)
+
+    cfn.update_termination_protection(StackName="small", EnableTerminationProtection=True)
+
+    stack = cfn.describe_stacks(StackName="small")["Stacks"][0]
+    assert stack["EnableTerminationProtection"] is True
+
+
+def test_the_real_local_network_and_database_stacks_create_with_every_output(emulator, cfn):
+    """KMS key tags, the DB parameter group Ref, short-form GetAtt, the managed master
+    secret and DbiResourceId: all in the synthesized local templates."""
+    settings = params.load("local")
+    templates = synth.render(settings)
+    outputs: dict[str, dict[str, str]] = {}
+    for key in (naming.NETWORK, naming.DATABASE):
+        request = wiring.build_request(
+            settings, key, templates[key], outputs, deployer_principal_arn="unused"
+        )
+        stack = _execute(cfn, request.name, "CREATE", request.template_body, request.parameters)
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        outputs[key] = _outputs(stack)
+
+    assert set(outputs[naming.NETWORK]) >= set(wiring.graph.PRODUCES[naming.NETWORK])
+    database = outputs[naming.DATABASE]
+    assert set(database) >= set(wiring.graph.PRODUCES[naming.DATABASE])
+    assert database[naming.Outputs.DATABASE_PORT] == "5432"
+    assert database[naming.Outputs.DATABASE_RESOURCE_ID].startswith("db-")
+    secret_arn = database[naming.Outputs.DATABASE_MASTER_SECRET_ARN]
+    assert ":secretsmanager:" in secret_arn
+    # RDS really made the managed master secret (the ARN points at something).
+    secrets = support.client(emulator, "secretsmanager")
+    assert secrets.describe_secret(SecretId=secret_arn)["ARN"] == secret_arn
+
+
+def test_cluster_and_workload_are_left_out_of_the_local_plan_with_a_reason():
+    keys = list(naming.ENV_STACKS)
+
+    assert stack_gaps.emulated_stacks(keys) == [naming.NETWORK, naming.DATABASE]
+    assert "EKS" in stack_gaps.NOT_EMULATED[naming.CLUSTER]
+    assert "EKS" in stack_gaps.NOT_EMULATED[naming.WORKLOAD]
+
+
+def test_emulator_credentials_are_supplied_only_when_none_are_configured(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    stack_gaps.use_emulator_credentials()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == stack_gaps.EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "mine")
+    stack_gaps.use_emulator_credentials()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"
