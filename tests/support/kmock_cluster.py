@@ -31,6 +31,7 @@ import datetime
 import re
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -200,7 +201,9 @@ def running_cluster() -> Iterator[Cluster]:
 
     async def serve() -> None:
         async with PatchedEmulator() as emulator, kmock.Server(emulator) as server:
-            emulator.resources.load_bundled()  # GAP 1
+            with warnings.catch_warnings():  # kmock uses a deprecated importlib.resources call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                emulator.resources.load_bundled()  # GAP 1
             box["cluster"] = Cluster(
                 str(server.url).rstrip("/"), emulator, asyncio.get_running_loop()
             )
