@@ -21,6 +21,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
 )
+from botocore.parsers import ResponseParserError
 
 from infra.errors import BadInput, GifstackError, OperationFailed
 from infra.params import Settings
@@ -42,6 +43,11 @@ _THROTTLE_CODES = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 )
 _EXPIRED_SSO = (TokenRetrievalError, SSOTokenLoadError, UnauthorizedSSOTokenError)
+
+# Everything a boto3 call raises when AWS (or an emulator) says no or can't be reached.
+# ResponseParserError is not a BotoCoreError: an endpoint answering HTML (an emulator's
+# HTTP 500 page, a proxy) raises it.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 
 NO_CREDENTIALS = (
     "no AWS credentials found. Set AWS_PROFILE to a configured profile (and run "
@@ -122,7 +128,7 @@ class Aws:
         self._check_region()
         try:
             caller = self.client("sts").get_caller_identity()
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise translate(exc, "checking the AWS credentials with", "STS") from None
         account = caller["Account"]
         pinned = self.settings.account_id
@@ -206,6 +212,11 @@ def translate(error: Exception, action: str, obj: str) -> GifstackError:
                 f"attempts ({message}). Wait a minute and run the command again."
             )
         return OperationFailed(f"{where}: {message}")
+    if isinstance(error, ResponseParserError):
+        return OperationFailed(
+            f"{where}: the endpoint's answer is not an AWS response (an HTTP error page?): "
+            f"{str(error).splitlines()[0]}"
+        )
     if isinstance(error, BotoCoreError):
         return OperationFailed(f"{where}: {error}")
     return OperationFailed(f"{where}: {error}")

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Confirm
 
 from infra import naming
-from infra.aws import translate
+from infra.aws import AWS_ERRORS, translate
 from infra.changes import Change, endangered, from_change_set, table
 from infra.errors import BadInput, OperationFailed
 from infra.events import EventStream, StackEvent, output_lock, root_cause_first
@@ -402,7 +402,7 @@ class StackEngine:
                                 resource.get("ResourceStatusReason", ""),
                             )
                         )
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise translate(exc, "listing the resources of", f"stack {name}") from None
         return stuck
 
@@ -641,7 +641,7 @@ class StackEngine:
         stream = EventStream(self._cfn, stack_id, name, self._console, started, self._clock.now)
         try:
             stream.mark()
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise translate(exc, "reading the events of", f"stack {name}") from None
         return stream
 
@@ -667,7 +667,7 @@ class StackEngine:
         def print_events(_status: str) -> None:
             try:
                 stream.poll()
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_ERRORS as exc:
                 raise translate(exc, "reading the events of", f"stack {name}") from None
 
         wait_for(
@@ -733,14 +733,14 @@ class StackEngine:
             ):
                 return None
             raise translate(exc, "describing", f"stack {name}") from None
-        except BotoCoreError as exc:
+        except AWS_ERRORS as exc:
             raise translate(exc, "describing", f"stack {name}") from None
 
     def _api(self, action: str, name: str, operation: str, **kwargs):
         """Call CloudFormation; a failure becomes `{action} stack {name}: ...`."""
         try:
             return getattr(self._cfn, operation)(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise translate(exc, action, f"stack {name}") from None
 
     def _show(self, name: str, changes: list[Change]) -> None:

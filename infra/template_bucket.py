@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from infra.aws import translate
+from infra.aws import AWS_ERRORS, translate
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes, CreateChangeSet's TemplateBody maximum
 
@@ -34,7 +34,7 @@ class TemplateBucket:
         try:
             self._ensure()
             self._s3.put_object(Bucket=self.name, Key=key, Body=data)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise translate(exc, "uploading the template of stack", stack_name) from None
         # Path-style works for every endpoint, AWS's regional one and an emulator's.
         return f"{self._s3.meta.endpoint_url.rstrip('/')}/{self.name}/{key}"

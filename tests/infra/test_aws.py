@@ -13,7 +13,7 @@ from botocore.retries import bucket
 from botocore.stub import Stubber
 from invoke import Exit
 
-from infra.aws import Aws, principal_arn, translate
+from infra.aws import AWS_ERRORS, Aws, principal_arn, translate
 from infra.cli import reported
 from infra.errors import BadInput, OperationFailed
 from infra.params import Settings
@@ -255,3 +255,18 @@ def test_principal_arn_is_the_role_behind_an_assumed_role_session():
     assert principal_arn(user) == user
     gov = "arn:aws-us-gov:sts::111122223333:assumed-role/Ops/x"
     assert principal_arn(gov) == "arn:aws-us-gov:iam::111122223333:role/Ops"
+
+
+def test_an_endpoint_answering_an_html_error_page_is_a_failed_operation(moto: MotoServer):
+    cfn = moto.client("cloudformation")
+    # moto 5.2 answers ContinueUpdateRollback with an HTTP 500 HTML page (not implemented).
+    with pytest.raises(AWS_ERRORS) as raw:
+        cfn.continue_update_rollback(StackName="gif-dev-network")
+
+    error = translate(raw.value, "continuing the rollback of", "stack gif-dev-network")
+
+    assert isinstance(error, OperationFailed)
+    assert error.message.startswith(
+        "continuing the rollback of stack gif-dev-network: the endpoint's answer is not an "
+        "AWS response"
+    )
