@@ -1,0 +1,105 @@
+"""infra/stacks/cluster.py: structure of the built template per environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.stacks import cluster
+from tests.infra.stacks.helpers import ENVS, body, of_type, props, ref, settings
+
+
+def built(env: str, **changes) -> dict:
+    return body(cluster.build(settings(env, **changes)))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_control_plane_logs_encryption_and_access_mode(env):
+    template = built(env)
+    eks = props(template, "Cluster")
+    enabled = [t["Type"] for t in eks["Logging"]["ClusterLogging"]["EnabledTypes"]]
+    assert sorted(enabled) == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    (encryption,) = eks["EncryptionConfig"]
+    assert encryption == {
+        "Provider": {"KeyArn": {"Fn::GetAtt": ["ClusterKey", "Arn"]}},
+        "Resources": ["secrets"],
+    }
+    assert props(template, "ClusterKey")["EnableKeyRotation"] is True
+    assert eks["AccessConfig"] == {
+        "AuthenticationMode": "API",
+        "BootstrapClusterCreatorAdminPermissions": False,
+    }
+    assert eks["Version"] == ref("KubernetesVersion")
+    assert template["Parameters"]["KubernetesVersion"]["Default"] == (
+        settings(env).cluster.kubernetes_version
+    )
+
+
+def test_deployer_gets_an_access_entry_from_the_parameter():
+    template = built("prod")
+    parameter = template["Parameters"]["DeployerPrincipalArn"]
+    assert "Default" not in parameter and parameter["AllowedPattern"].startswith("^arn:aws")
+    (entry,) = of_type(template, "AWS::EKS::AccessEntry").values()
+    assert entry["Properties"]["PrincipalArn"] == ref("DeployerPrincipalArn")
+    assert entry["Properties"]["ClusterName"] == ref("Cluster")
+
+
+def test_public_endpoint_only_for_the_configured_cidrs():
+    vpc = props(built("prod"), "Cluster")["ResourcesVpcConfig"]
+    assert vpc["EndpointPrivateAccess"] is True
+    assert vpc["EndpointPublicAccess"] is True
+    assert vpc["PublicAccessCidrs"] == settings("prod").cluster.public_access_cidrs
+
+
+def test_no_cidrs_means_no_public_endpoint():
+    vpc = props(built("dev", cluster={"public_access_cidrs": []}), "Cluster")["ResourcesVpcConfig"]
+    assert vpc["EndpointPrivateAccess"] is True
+    assert vpc["EndpointPublicAccess"] is False
+    assert "PublicAccessCidrs" not in vpc
+
+
+def test_oidc_provider_for_the_cluster_issuer():
+    provider = props(built("dev"), "ClusterOidcProvider")
+    assert provider["Url"] == {"Fn::GetAtt": ["Cluster", "OpenIdConnectIssuerUrl"]}
+    assert provider["ClientIdList"] == ["sts.amazonaws.com"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_nodes_run_in_private_subnets_with_imdsv2_and_encrypted_gp3(env):
+    template = built(env)
+    data = props(template, "NodeLaunchTemplate")["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    (disk,) = data["BlockDeviceMappings"]
+    assert disk["Ebs"]["VolumeType"] == "gp3" and disk["Ebs"]["Encrypted"] is True
+    assert {"Fn::GetAtt": ["Cluster", "ClusterSecurityGroupId"]} in data["SecurityGroupIds"]
+    assert ref("AppSecurityGroupId") in data["SecurityGroupIds"]
+    nodes = props(template, "NodeGroup")
+    assert nodes["Subnets"] == ref("PrivateSubnetIds")
+    assert nodes["LaunchTemplate"]["Id"] == ref("NodeLaunchTemplate")
+    assert "DiskSize" not in nodes  # the launch template sizes the disk
+    size = nodes["ScalingConfig"]
+    wanted = settings(env).cluster
+    assert (size["MinSize"], size["DesiredSize"], size["MaxSize"]) == (
+        wanted.node_min_size,
+        wanted.node_desired_size,
+        wanted.node_max_size,
+    )
+
+
+def test_addons_and_their_order_around_the_nodes():
+    template = built("dev")
+    addons = of_type(template, "AWS::EKS::Addon")
+    names = {a["Properties"]["AddonName"]: logical for logical, a in addons.items()}
+    assert set(names) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    node_group = template["Resources"]["NodeGroup"]
+    assert set(node_group["DependsOn"]) == {
+        names["vpc-cni"],
+        names["kube-proxy"],
+        names["eks-pod-identity-agent"],
+    }
+    assert addons[names["coredns"]]["DependsOn"] == "NodeGroup"
+
+
+def test_prod_cluster_has_deletion_protection_dev_does_not():
+    assert props(built("prod"), "Cluster")["DeletionProtection"] is True
+    assert props(built("dev"), "Cluster")["DeletionProtection"] is False

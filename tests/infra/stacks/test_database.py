@@ -1,0 +1,99 @@
+"""infra/stacks/database.py: structure of the built template per environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import catalog
+from infra.stacks import database
+from tests.infra.stacks.helpers import ENVS, body, of_type, props, ref, settings
+
+
+def built(env: str) -> dict:
+    return body(database.build(settings(env)))
+
+
+def instance(template: dict) -> dict:
+    (resource,) = of_type(template, "AWS::RDS::DBInstance").values()
+    return resource
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_database_is_never_public_and_sits_in_the_private_subnets(env):
+    template = built(env)
+    db = instance(template)["Properties"]
+    assert db["PubliclyAccessible"] is False
+    assert db["VPCSecurityGroups"] == [ref("DatabaseSecurityGroupId")]
+    assert props(template, "DatabaseSubnetGroup")["SubnetIds"] == ref("PrivateSubnetIds")
+
+
+def test_prod_is_multi_az_with_deletion_protection():
+    db = instance(built("prod"))
+    assert db["Properties"]["MultiAZ"] is True
+    assert db["Properties"]["DeletionProtection"] is True
+    assert "Metadata" not in db  # no checkov skip needed in prod
+
+
+def test_dev_is_single_az_and_says_why_checkov_may_skip_that():
+    db = instance(built("dev"))
+    assert db["Properties"]["MultiAZ"] is False
+    (skip,) = db["Metadata"]["checkov"]["skip"]
+    assert skip["id"] == "CKV_AWS_157" and "prod is Multi-AZ" in skip["comment"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_password_is_managed_by_rds_and_encrypted_with_the_customer_key(env):
+    template = built(env)
+    db = instance(template)["Properties"]
+    assert db["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in db
+    assert db["MasterUserSecret"] == {"KmsKeyId": ref("DatabaseKey")}
+    assert db["StorageEncrypted"] is True and db["KmsKeyId"] == ref("DatabaseKey")
+    assert db["PerformanceInsightsKMSKeyId"] == ref("DatabaseKey")
+    assert props(template, "DatabaseKey")["EnableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_tls_iam_auth_backups_logs_and_snapshots(env):
+    template = built(env)
+    resource = instance(template)
+    db = resource["Properties"]
+    parameters = props(template, "DatabaseParameterGroup")
+    assert parameters["Parameters"]["rds.force_ssl"] == "1"
+    assert parameters["Family"] == "postgres" + settings(env).database.engine_version.split(".")[0]
+    assert db["EnableIAMDatabaseAuthentication"] is True
+    assert db["BackupRetentionPeriod"] == ref("BackupRetentionDays")
+    assert template["Parameters"]["BackupRetentionDays"]["Default"] == (
+        settings(env).database.backup_retention_days
+    )
+    assert resource["DeletionPolicy"] == "Snapshot"
+    assert resource["UpdateReplacePolicy"] == "Snapshot"
+    assert db["EnablePerformanceInsights"] is True
+    assert db["EnableCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert db["MaxAllocatedStorage"] >= int(db["AllocatedStorage"])
+    assert db["CopyTagsToSnapshot"] is True
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_engine_is_a_current_postgres_16_or_17(env):
+    db = instance(built(env))["Properties"]
+    assert db["Engine"] == "postgres"
+    assert db["EngineVersion"] in catalog.postgres_versions()
+    assert db["EngineVersion"].split(".")[0] in ("16", "17")
+
+
+def test_outputs_give_the_secret_arn_never_the_secret():
+    outputs = built("prod")["Outputs"]
+    assert outputs["DatabaseMasterSecretArn"]["Value"] == {
+        "Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]
+    }
+    assert outputs["DatabaseResourceId"]["Value"] == {"Fn::GetAtt": ["Database", "DbiResourceId"]}
+    assert set(outputs) == {
+        "DatabaseEndpoint",
+        "DatabasePort",
+        "DatabaseName",
+        "DatabaseInstanceId",
+        "DatabaseResourceId",
+        "DatabaseMasterSecretArn",
+        "DatabaseKmsKeyArn",
+    }

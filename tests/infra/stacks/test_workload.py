@@ -1,0 +1,80 @@
+"""infra/stacks/workload.py: the pods' roles may do exactly one thing each."""
+
+from __future__ import annotations
+
+from infra import naming
+from infra.stacks import workload
+from tests.infra.stacks.helpers import body, of_type, props, ref, settings
+
+
+def built(env: str = "prod") -> dict:
+    return body(workload.build(settings(env)))
+
+
+def only_policy(template: dict, role: str) -> list[dict]:
+    (policy,) = props(template, role)["Policies"]
+    return policy["PolicyDocument"]["Statement"]
+
+
+def test_roles_are_assumed_by_eks_pod_identity_of_this_cluster_only():
+    template = built()
+    for role in ("AppRole", "MigrateRole"):
+        (trust,) = props(template, role)["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": ["pods.eks.amazonaws.com"]} or trust[
+            "Principal"
+        ] == {"Service": "pods.eks.amazonaws.com"}
+        assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+        condition = trust["Condition"]["StringEquals"]
+        assert condition["aws:SourceAccount"] == ref("AWS::AccountId")
+        assert condition["aws:SourceArn"]["Fn::Sub"].endswith(":cluster/${ClusterName}")
+
+
+def test_app_role_may_only_connect_as_the_app_user():
+    (statement,) = only_policy(built(), "AppRole")
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == ["rds-db:connect"]
+    (resource,) = statement["Resource"]
+    user = settings("prod").database.app_username
+    assert resource == {
+        "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:"
+        f"dbuser:${{DatabaseResourceId}}/{user}"
+    }
+
+
+def test_migrate_role_may_only_read_the_master_secret_and_decrypt_through_secrets_manager():
+    read, decrypt = only_policy(built(), "MigrateRole")
+    assert sorted(read["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+    ]
+    assert read["Resource"] == [ref("DatabaseMasterSecretArn")]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Resource"] == [ref("DatabaseKmsKeyArn")]
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == {
+        "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"
+    }
+
+
+def test_pod_identity_associations_bind_the_service_accounts():
+    template = built()
+    bindings = {
+        (p["Namespace"], p["ServiceAccount"]): p["RoleArn"]
+        for p in (
+            a["Properties"] for a in of_type(template, "AWS::EKS::PodIdentityAssociation").values()
+        )
+    }
+    assert bindings == {
+        (naming.K8S_NAMESPACE, naming.APP_SERVICE_ACCOUNT): {"Fn::GetAtt": ["AppRole", "Arn"]},
+        (naming.K8S_NAMESPACE, naming.MIGRATE_SERVICE_ACCOUNT): {
+            "Fn::GetAtt": ["MigrateRole", "Arn"]
+        },
+    }
+
+
+def test_inputs_are_the_producing_stacks_output_names():
+    assert set(built()["Parameters"]) == {
+        naming.Outputs.CLUSTER_NAME,
+        naming.Outputs.DATABASE_RESOURCE_ID,
+        naming.Outputs.DATABASE_MASTER_SECRET_ARN,
+        naming.Outputs.DATABASE_KMS_KEY_ARN,
+    }
