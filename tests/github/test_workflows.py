@@ -6,6 +6,7 @@ deploy's environment, concurrency and image tag.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +330,26 @@ def test_image_tag_reaches_the_deployment_exactly_and_nothing_else_changes(env):
     text = "\n".join(kube_render.dump(doc) for doc in docs_b)
     images_b = sum(len(_image_paths(d)) for d in docs_b if d["kind"] in ("Deployment", "Job"))
     assert text.count(second) == images_b
+
+
+def _invoke_commands():
+    """(workflow, task, flags) for every `invoke TASK --flag ...` the workflows run."""
+    for path in all_workflows():
+        for job in load(path)["jobs"].values():
+            for step in steps(job):
+                for line in step.get("run", "").splitlines():
+                    if line.strip().startswith("invoke "):
+                        words = shlex.split(line)
+                        flags = [w.split("=")[0][2:] for w in words[2:] if w.startswith("--")]
+                        yield path.name, words[1], flags
+
+
+def test_every_invoke_command_in_the_workflows_exists_with_its_flags():
+    import tasks
+
+    commands = list(_invoke_commands())
+    assert {task for _, task, _ in commands} >= {"deploy", "synth", "lint"}
+    for workflow, name, flags in commands:
+        assert name in tasks.ns.task_names, f"{workflow}: no task {name!r}"
+        known = {n for argument in tasks.ns[name].get_arguments() for n in argument.names}
+        assert set(flags) <= known, f"{workflow}: invoke {name} has no flag {set(flags) - known}"

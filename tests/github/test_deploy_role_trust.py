@@ -1,0 +1,178 @@
+"""The ci stack's deploy role (assumed by .github/workflows/deploy.yml through GitHub OIDC)
+trusts only this repository's master branch and its `production` environment.
+
+Checked on the committed template (templates/shared/ci.yaml, what `invoke bootstrap` deploys)
+and on infra.stacks.ci.build with another repository (the trust follows the settings), by
+evaluating the trust policy's conditions against the claims GitHub puts in its OIDC tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode
+
+from infra import naming, params
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "templates" / "shared" / f"{naming.CI}.yaml"
+ISSUER = "token.actions.githubusercontent.com"
+ASSUME = "sts:AssumeRoleWithWebIdentity"
+
+
+def _committed() -> dict:
+    template, errors = decode(str(COMMITTED))
+    assert not errors, errors
+    return template
+
+
+def _built(repository: str) -> dict:
+    from infra.stacks import ci
+
+    prod = params.load("prod")
+    settings = prod.model_copy(
+        update={"ci": prod.ci.model_copy(update={"github_repository": repository})}
+    )
+    return ci.build(settings).to_dict()
+
+
+def _deploy_role(template: dict) -> tuple[str, dict]:
+    """The role the DeployRoleArn output names."""
+    output = template["Outputs"][naming.Outputs.DEPLOY_ROLE_ARN]["Value"]
+    target = output["Fn::GetAtt"]  # ["Role", "Arn"], or "Role.Arn" in short form
+    logical_id = target[0] if isinstance(target, list) else target.split(".")[0]
+    role = template["Resources"][logical_id]
+    assert role["Type"] == "AWS::IAM::Role"
+    return logical_id, role
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _like(pattern: str, value: str) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
+
+
+def _resolve(value, parameters: dict) -> str:
+    """A condition value as deployed: parameters take their defaults (the engine passes only
+    wired outputs, see CONTRACTS), `Fn::Sub` and `Ref` of them resolved."""
+    if isinstance(value, str):
+        return value
+    if set(value) == {"Ref"}:
+        return parameters[value["Ref"]]["Default"]
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{(\w+)\}", lambda m: parameters[m.group(1)]["Default"], value["Fn::Sub"])
+    pytest.fail(f"trust policy condition value this test can't resolve: {value!r}")
+
+
+def _passes(operator: str, expected: dict, claims: dict[str, str], parameters: dict) -> bool:
+    for key, allowed in expected.items():
+        claim = claims.get(key)
+        if claim is None:
+            return False
+        allowed = [_resolve(value, parameters) for value in _as_list(allowed)]
+        if operator in ("StringEquals", "ForAnyValue:StringEquals"):
+            ok = claim in allowed
+        elif operator in ("StringLike", "ForAnyValue:StringLike"):
+            ok = any(_like(pattern, claim) for pattern in allowed)
+        else:
+            pytest.fail(f"trust policy uses condition operator {operator!r} this test can't judge")
+        if not ok:
+            return False
+    return True
+
+
+def _admits(role: dict, sub: str, aud: str = "sts.amazonaws.com", parameters=None) -> bool:
+    """Whether an OIDC token with these claims may assume the role."""
+    claims = {f"{ISSUER}:sub": sub, f"{ISSUER}:aud": aud}
+    parameters = parameters or {}
+    for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+        if statement["Effect"] != "Allow" or ASSUME not in _as_list(statement["Action"]):
+            continue
+        conditions = statement.get("Condition", {})
+        if all(_passes(op, want, claims, parameters) for op, want in conditions.items()):
+            return True
+    return False
+
+
+def _check_trust(template: dict, repository: str) -> None:
+    _, role = _deploy_role(template)
+    statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    # Only GitHub's OIDC provider may assume the role, only with web identity.
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert _as_list(statement["Action"]) == [ASSUME]
+        assert set(statement["Principal"]) == {"Federated"}
+        federated = statement["Principal"]["Federated"]
+        if isinstance(federated, dict) and "Ref" in federated:
+            provider = template["Resources"][federated["Ref"]]
+            assert provider["Type"] == "AWS::IAM::OIDCProvider"
+            assert provider["Properties"]["Url"] == f"https://{ISSUER}"
+            assert "sts.amazonaws.com" in provider["Properties"]["ClientIdList"]
+        else:
+            assert ISSUER in json.dumps(federated)
+        # Both the audience and the subject are pinned in every statement.
+        keys = {key for expected in statement.get("Condition", {}).values() for key in expected}
+        assert {f"{ISSUER}:aud", f"{ISSUER}:sub"} <= keys
+
+    parameters = template.get("Parameters", {})
+    master = f"repo:{repository}:ref:refs/heads/master"
+    production = f"repo:{repository}:environment:production"
+    assert _admits(role, master, parameters=parameters)  # job `image`
+    assert _admits(role, production, parameters=parameters)  # job `deploy`
+    owner, name = repository.split("/")
+    for refused in (
+        f"repo:{repository}:ref:refs/heads/feature",
+        f"repo:{repository}:ref:refs/heads/master-old",
+        f"repo:{repository}:ref:refs/tags/v1",
+        f"repo:{repository}:pull_request",
+        f"repo:{repository}:environment:staging",
+        f"repo:{repository}:environment:production-2",
+        f"repo:{owner}/{name}-fork:ref:refs/heads/master",
+        f"repo:{owner}-evil/{name}:environment:production",
+        "repo:someone/else:ref:refs/heads/master",
+    ):
+        assert not _admits(role, refused, parameters=parameters), refused
+    assert not _admits(role, master, aud="https://github.com/" + owner, parameters=parameters)
+
+
+def test_committed_ci_template_trusts_only_master_and_production():
+    _check_trust(_committed(), params.load("prod").ci.github_repository)
+
+
+@pytest.mark.parametrize("repository", ["acme/widgets", "Other-Org/gif.stack"])
+def test_trust_follows_the_configured_repository(repository):
+    _check_trust(_built(repository), repository)
+
+
+def test_the_evaluator_can_refuse():
+    # The checks above can fail: a policy with a wildcard subject admits a feature branch.
+    role = {
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ASSUME,
+                        "Principal": {"Federated": "arn"},
+                        "Condition": {
+                            "StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"},
+                            "StringLike": {f"{ISSUER}:sub": "repo:acme/widgets:*"},
+                        },
+                    }
+                ]
+            }
+        }
+    }
+    assert _admits(role, "repo:acme/widgets:ref:refs/heads/feature")
+    template = {
+        "Resources": {"Role": {"Type": "AWS::IAM::Role", **role}},
+        "Outputs": {naming.Outputs.DEPLOY_ROLE_ARN: {"Value": {"Fn::GetAtt": ["Role", "Arn"]}}},
+    }
+    with pytest.raises(AssertionError):
+        _check_trust(template, "acme/widgets")
