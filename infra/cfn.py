@@ -180,12 +180,15 @@ class StackEngine:
                 return self._result(
                     request, "planned", started, message="ROLLBACK_COMPLETE: would be recreated"
                 )
+            stream = self._stream(stack["StackId"], name, started)
+            cause = next((e for e in root_cause_first(stream.before) if not e.is_stack), None)
+            why = f": {cause.logical_id} {cause.status}: {escape(cause.reason)}" if cause else ""
             self._say(
                 name,
-                "is ROLLBACK_COMPLETE (its first create failed; such a stack can only be "
-                "deleted): deleting it and creating it again",
+                f"is ROLLBACK_COMPLETE (its first create failed{why}). Such a stack can only "
+                "be deleted: deleting it and creating it again",
             )
-            self._delete(stack, request.timeout_minutes, started)
+            self._delete(stack, request.timeout_minutes, started, stream)
             stack = None
         if stack is not None and stack["StackStatus"] in STUCK:
             raise self._stuck(stack, request)
@@ -682,9 +685,11 @@ class StackEngine:
         )
         return dict(latest)
 
-    def _delete(self, stack: dict, timeout_minutes: int, started: float) -> None:
+    def _delete(
+        self, stack: dict, timeout_minutes: int, started: float, stream: EventStream | None = None
+    ) -> None:
         name = stack["StackName"]
-        stream = self._stream(stack["StackId"], name, started)
+        stream = stream or self._stream(stack["StackId"], name, started)
         self._api("deleting", name, "delete_stack", StackName=stack["StackId"])
         final = self._wait(
             stream,

@@ -90,12 +90,15 @@ class EventStream:
         self._started = started
         self._now = now
         self._last_seen: str | None = None
+        self.before: list[StackEvent] = []
         self.seen: list[StackEvent] = []
 
     def mark(self) -> None:
-        """Forget everything before now: only later events are printed."""
+        """Forget everything before now: only later events are printed. The latest page
+        of earlier events stays in `before` (oldest first), e.g. to say why a stack failed."""
         page = self._client.describe_stack_events(StackName=self._stack_id)["StackEvents"]
         self._last_seen = page[0]["EventId"] if page else None
+        self.before = [StackEvent.from_api(raw) for raw in reversed(page)]
 
     def poll(self) -> list[StackEvent]:
         """Print and return the events that arrived since the last poll."""

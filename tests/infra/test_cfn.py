@@ -408,9 +408,10 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
     client, stubber = cfn
     out = console()
     stubber.add_response("describe_stacks", stacks("ROLLBACK_COMPLETE"), {"StackName": NAME})
+    first_try = event(0, "Subnet", "AWS::EC2::Subnet", "CREATE_FAILED", "CIDR is invalid")
     stubber.add_response(
         "describe_stack_events",
-        events(event(1, NAME, "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE")),
+        events(first_try, event(1, NAME, "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE")),
     )
     stubber.add_response("delete_stack", {}, {"StackName": STACK_ID})
     stubber.add_response("describe_stacks", stacks("DELETE_COMPLETE"), {"StackName": STACK_ID})
@@ -471,7 +472,10 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
     assert result.status == "created"
     assert result.outputs == {"QueueUrl": "https://q"}
     text = out.export_text()
-    assert "is ROLLBACK_COMPLETE" in text and "deleting it and creating it again" in text
+    assert (
+        f"{NAME} is ROLLBACK_COMPLETE (its first create failed: Subnet CREATE_FAILED: CIDR is "
+        "invalid). Such a stack can only be deleted: deleting it and creating it again"
+    ) in text
     # new events only, oldest first, prefixed with the stack name and elapsed time
     lines = [line for line in text.splitlines() if "CREATE_COMPLETE" in line]
     assert lines[0].startswith(f"{NAME} +0:00 06:00:04 Queue AWS::SQS::Queue CREATE_COMPLETE")
