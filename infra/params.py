@@ -292,7 +292,7 @@ def load_file(path: Path, env: str | None = None) -> Settings:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise BadInput(f"{where}: not valid YAML: {exc}") from None
+        raise BadInput(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise BadInput(f"{where}: expected a mapping of settings at the top level.")
     if "env" in data:
@@ -301,6 +301,14 @@ def load_file(path: Path, env: str | None = None) -> Settings:
         return Settings(env=env or path.stem, **data)
     except ValidationError as exc:
         raise BadInput(f"{where}: {_explain(exc, data)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the parser expected, and where."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{problem}{where}; fix the YAML syntax there"
 
 
 def _display(path: Path) -> str:
