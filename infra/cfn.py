@@ -180,15 +180,7 @@ class StackEngine:
                 return self._result(
                     request, "planned", started, message="ROLLBACK_COMPLETE: would be recreated"
                 )
-            stream = self._stream(stack["StackId"], name, started)
-            cause = next((e for e in root_cause_first(stream.before) if not e.is_stack), None)
-            why = f": {cause.logical_id} {cause.status}: {escape(cause.reason)}" if cause else ""
-            self._say(
-                name,
-                f"is ROLLBACK_COMPLETE (its first create failed{why}). Such a stack can only "
-                "be deleted: deleting it and creating it again",
-            )
-            self._delete(stack, request.timeout_minutes, started, stream)
+            self._delete_failed_create(stack, request, started)
             stack = None
         if stack is not None and stack["StackStatus"] in STUCK:
             raise self._stuck(stack, request)
@@ -371,6 +363,19 @@ class StackEngine:
             stream, stack["StackId"], name, SETTLED, (), timeout_minutes, f"stack {name} to settle"
         )
         return None if final["StackStatus"] == "DELETE_COMPLETE" else final
+
+    def _delete_failed_create(self, stack: dict, request: StackRequest, started: float) -> None:
+        """ROLLBACK_COMPLETE: say why the first create failed, then delete the husk."""
+        name = request.name
+        stream = self._stream(stack["StackId"], name, started)
+        cause = next((e for e in root_cause_first(stream.before) if not e.is_stack), None)
+        why = f": {cause.logical_id} {cause.status}: {escape(cause.reason)}" if cause else ""
+        self._say(
+            name,
+            f"is ROLLBACK_COMPLETE (its first create failed{why}). Such a stack can only "
+            "be deleted: deleting it and creating it again",
+        )
+        self._delete(stack, request.timeout_minutes, started, stream)
 
     def _stuck(self, stack: dict, request: StackRequest) -> OperationFailed:
         name, status = request.name, stack["StackStatus"]
