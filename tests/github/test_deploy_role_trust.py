@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from cfnlint.decode import decode
 
 from infra import naming, params
@@ -176,3 +177,18 @@ def test_the_evaluator_can_refuse():
     }
     with pytest.raises(AssertionError):
         _check_trust(template, "acme/widgets")
+
+
+def test_deploy_job_sessions_fit_the_roles_max_session_duration():
+    # configure-aws-credentials fails when it asks for more than the role allows.
+    _, role = _deploy_role(_committed())
+    allowed = role["Properties"].get("MaxSessionDuration", 3600)
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    asked = [
+        step["with"].get("role-duration-seconds", 3600)
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    ]
+    assert asked and all(seconds <= allowed for seconds in asked)
+    assert max(asked) >= 7200  # a first prod deploy takes over an hour

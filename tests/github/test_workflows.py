@@ -121,7 +121,13 @@ def test_aws_access_is_oidc_with_the_role_from_a_repository_variable(path):
         for step in steps(job):
             if step.get("uses", "").startswith(AWS_CREDENTIALS):
                 assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
-                assert set(step["with"]) <= {"role-to-assume", "role-session-name", "aws-region"}
+                allowed = {
+                    "role-to-assume",
+                    "role-session-name",
+                    "aws-region",
+                    "role-duration-seconds",
+                }
+                assert set(step["with"]) <= allowed
 
 
 def test_checkout_never_leaves_the_token_behind():
