@@ -326,8 +326,9 @@ class StackEngine:
             stuck = self._stuck_resources(name)
             raise OperationFailed(
                 f"the rollback of stack {name} failed again on {_describe_stuck(stuck)}. "
-                "Fix the cause, or skip those resources (they are then left as they are): "
-                f"`invoke recover ... --skip {','.join(r[0] for r in stuck) or 'LOGICAL_ID'}`."
+                "Fix the cause, or run recover again adding "
+                f"`--skip {','.join(r[0] for r in stuck) or 'LOGICAL_ID'}` (skipped resources "
+                "are left as they are)."
             )
         return StackResult(
             key,

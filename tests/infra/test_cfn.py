@@ -820,3 +820,67 @@ def test_api_errors_name_the_action_and_the_stack(cfn):
     assert failed.value.message == (
         f"creating change set for stack {NAME}: Requires capabilities : [CAPABILITY_NAMED_IAM]"
     )
+
+
+def test_a_failed_delete_names_the_resource_that_blocks_it(cfn):
+    client, stubber = cfn
+    stubber.add_response("describe_stacks", stacks("UPDATE_COMPLETE"))
+    stubber.add_response(
+        "describe_stack_events",
+        events(event(1, NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE")),
+    )
+    stubber.add_response("delete_stack", {}, {"StackName": STACK_ID})
+    stubber.add_response("describe_stacks", stacks("DELETE_FAILED"), {"StackName": STACK_ID})
+    stubber.add_response(
+        "describe_stack_events",
+        events(
+            event(1, NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE"),
+            event(
+                2,
+                "TemplateBucket",
+                "AWS::S3::Bucket",
+                "DELETE_FAILED",
+                "The bucket you tried to delete is not empty",
+            ),
+            event(3, NAME, "AWS::CloudFormation::Stack", "DELETE_FAILED"),
+        ),
+    )
+
+    with pytest.raises(OperationFailed) as failed:
+        stubbed_engine(client).destroy(NAME)
+
+    assert failed.value.message == (
+        f"stack {NAME} ended DELETE_FAILED. Root cause: TemplateBucket (AWS::S3::Bucket) "
+        "DELETE_FAILED: The bucket you tried to delete is not empty"
+    )
+
+
+def test_a_rollback_that_fails_again_names_what_to_skip(cfn):
+    client, stubber = cfn
+    stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
+    stubber.add_response("describe_stack_events", events())
+    stubber.add_response("continue_update_rollback", {}, {"StackName": STACK_ID})
+    stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
+    stubber.add_response("describe_stack_events", events())
+    stubber.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "ParameterGroup",
+                    "ResourceType": "AWS::RDS::DBParameterGroup",
+                    "ResourceStatus": "UPDATE_FAILED",
+                    "ResourceStatusReason": "Parameter group is in use",
+                    "LastUpdatedTimestamp": CREATED,
+                }
+            ]
+        },
+    )
+
+    with pytest.raises(OperationFailed) as failed:
+        stubbed_engine(client).recover(NAME, [])
+
+    assert "failed again on ParameterGroup (UPDATE_FAILED: Parameter group is in use)" in (
+        failed.value.message
+    )
+    assert "--skip ParameterGroup" in failed.value.message
