@@ -196,7 +196,7 @@ def test_build_without_a_running_daemon_says_to_start_docker(
 def test_task_reports_missing_docker_without_traceback(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "invoke"), "image.build", "--tag", SHA],
+        [sys.executable, "-m", "invoke", "image.build", "--tag", SHA],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
