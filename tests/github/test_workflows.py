@@ -359,3 +359,31 @@ def test_every_invoke_command_in_the_workflows_exists_with_its_flags():
         assert name in tasks.ns.task_names, f"{workflow}: no task {name!r}"
         known = {n for argument in tasks.ns[name].get_arguments() for n in argument.names}
         assert set(flags) <= known, f"{workflow}: invoke {name} has no flag {set(flags) - known}"
+
+
+def test_steps_run_in_a_working_order():
+    def order(job: dict) -> list[str]:
+        names = []
+        for step in steps(job):
+            if "uses" in step:
+                names.append(step["uses"].split("@")[0])
+            elif "invoke deploy" in step.get("run", ""):
+                names.append("invoke deploy")
+            elif step.get("id") == "settings":
+                names.append("settings")
+        return names
+
+    jobs = load(DEPLOY)["jobs"]
+    image_steps = order(jobs["image"])
+    wanted = [
+        "actions/checkout",
+        "settings",
+        AWS_CREDENTIALS,
+        "aws-actions/amazon-ecr-login",
+        "docker/setup-buildx-action",
+        "docker/build-push-action",
+    ]
+    assert [name for name in image_steps if name in wanted] == wanted
+    deploy_steps = order(jobs["deploy"])
+    wanted = ["actions/checkout", "settings", AWS_CREDENTIALS, "invoke deploy"]
+    assert [name for name in deploy_steps if name in wanted] == wanted
