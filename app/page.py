@@ -17,7 +17,7 @@ _STYLE = """
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;
 justify-content:center;gap:1rem;font:16px system-ui,sans-serif;background:#111;color:#eee}
 h1{font-size:1.2rem;margin:0}
-img{image-rendering:pixelated;width:256px;height:auto;border:4px solid #333;background:#222}
+img{image-rendering:pixelated;width:192px;height:auto;border:4px solid #333;background:#222}
 button{font:inherit;padding:.5rem 1.2rem;border:0;border-radius:.4rem;background:#4a8;
 color:#111;cursor:pointer}
 #status{min-height:1.2em;color:#f88}
