@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +49,10 @@ def validate_files(paths: list[Path], kubernetes_version: str) -> list[str]:
     return problems
 
 
-def render_offline(out_root: Path) -> dict[str, list[Path]]:
-    """Every environment rendered with placeholder outputs into out_root/<env>/k8s/."""
+def render_offline(out_root: Path, envs: Iterable[str] = ()) -> dict[str, list[Path]]:
+    """Environments (default all) rendered with placeholder outputs into out_root/<env>/k8s/."""
     rendered = {}
-    for env in params.environments():
+    for env in envs or params.environments():
         settings = params.load(env)
         docs = kube_render.render(
             settings,
@@ -108,12 +110,24 @@ def checkov(directory: Path) -> tuple[list[str], int]:
     return problems, passed
 
 
-def lint(out_root: Path) -> list[str]:
-    """All Kubernetes checks of every environment's offline render; an empty list is clean."""
-    rendered = render_offline(out_root)
-    problems: list[str] = []
-    for env, paths in rendered.items():
-        version = params.load(env).cluster.kubernetes_version
-        problems += [f"{env}: {p}" for p in validate_files(paths, version)]
-    checkov_problems, _ = checkov(out_root)
-    return problems + checkov_problems
+# `invoke lint` checks (registered in infra/lint.py's CHECKS). Each renders the selected
+# environments offline into its own folder: no AWS account needed.
+
+
+def lint_validate(targets: Any) -> list[str]:
+    """kubernetes-validate --strict of every rendered manifest, per environment's version."""
+    with tempfile.TemporaryDirectory(prefix="gifstack-k8s-") as folder:
+        rendered = render_offline(Path(folder), getattr(targets, "envs", ()))
+        problems = []
+        for env, paths in rendered.items():
+            version = params.load(env).cluster.kubernetes_version
+            problems += [f"{env}: {p}" for p in validate_files(paths, version)]
+        return problems
+
+
+def lint_checkov(targets: Any) -> list[str]:
+    """checkov --framework kubernetes over every rendered environment, in one run."""
+    with tempfile.TemporaryDirectory(prefix="gifstack-k8s-") as folder:
+        render_offline(Path(folder), getattr(targets, "envs", ()))
+        problems, _ = checkov(Path(folder))
+        return [problem.replace(f"{folder}/", "") for problem in problems]

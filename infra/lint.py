@@ -20,6 +20,8 @@ from pathlib import Path
 
 from infra import params, synth
 from infra.errors import OperationFailed
+from infra.kube_checks import lint_checkov as k8s_checkov
+from infra.kube_checks import lint_validate as k8s_validate
 
 ROOT = Path(__file__).resolve().parent.parent
 CFRIPPER_FILTERS = Path(__file__).resolve().parent / "cfripper_filters"
@@ -153,6 +155,8 @@ CHECKS: list[Check] = [
     Check("checkov", "template security (cloudformation framework, offline)", _checkov),
     Check("cfripper", "template security (IAM, KMS, security groups)", _cfripper),
     Check("hadolint", "Dockerfile", _hadolint),
+    Check("k8s-validate", "manifests (offline render), kubernetes-validate --strict", k8s_validate),
+    Check("k8s-checkov", "manifests (offline render), checkov kubernetes framework", k8s_checkov),
 ]
 
 

@@ -78,3 +78,13 @@ def test_checkov_reports_when_it_finds_nothing(tmp_path):
     problems, passed = kube_checks.checkov(tmp_path)
     assert passed == 0
     assert problems == [f"checkov found no Kubernetes objects in {tmp_path}"]
+
+
+def test_invoke_lint_runs_the_kubernetes_checks_over_the_selected_environments():
+    from infra import lint
+
+    checks = {check.name: check for check in lint.CHECKS}
+    assert checks["k8s-validate"].run is kube_checks.lint_validate
+    assert checks["k8s-checkov"].run is kube_checks.lint_checkov
+    targets = lint.LintTargets(root=lint.ROOT, template_dir=lint.ROOT, regions=(), envs=("prod",))
+    assert kube_checks.lint_validate(targets) == []
