@@ -96,10 +96,10 @@ class LocalPostgres:
         with self._lock():
             if self.running_port() is not None:
                 return self.url
+            port = self._choose_port()
             first_start = not (self.data_dir / "PG_VERSION").exists()
             if first_start:
                 self._init()
-            port = self._choose_port()
             self._pg_ctl(
                 "start",
                 "-w",
@@ -211,7 +211,7 @@ class LocalPostgres:
                     "local PostgreSQL"
                 )
             return self.port
-        previous = self._state().get("port")
+        previous = self._state().get("port") if self._state_path().exists() else None
         if previous and _port_free(previous):
             return previous
         return _free_port()

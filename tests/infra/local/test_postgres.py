@@ -1,0 +1,146 @@
+"""infra/local/postgres.py: a real embedded PostgreSQL, started, found again, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from infra.errors import BadInput
+from infra.local import postgres as launcher
+from infra.local.postgres import LocalPostgres
+from tests.conftest import make_postgres_dir
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _query(url: str, sql: str):
+    async def run():
+        connection = await asyncpg.connect(url)
+        try:
+            return await connection.fetchval(sql)
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def started():
+    """A server started by another process, which has exited since: (data dir, URL)."""
+    root = make_postgres_dir("gifstack-launcher-")
+    data = root / "data"
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "from infra.local.postgres import LocalPostgres;"
+        "print(LocalPostgres(Path(sys.argv[1]), ephemeral=True).start())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(data), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    try:
+        yield data, result.stdout.strip()
+    finally:
+        LocalPostgres(data).stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_server_outlives_the_process_that_started_it(started):
+    data, url = started
+    assert LocalPostgres(data).is_running()
+    assert _query(url, "SELECT 1") == 1
+
+
+def test_start_is_idempotent_and_stop_restart_keeps_data_and_url(started):
+    data, url = started
+    server = LocalPostgres(data)
+    assert server.start() == url  # already running: same server, same URL
+    assert server.url == url
+    _query(url, "CREATE TABLE kept AS SELECT 42 AS n")
+
+    server.stop()
+    assert not server.is_running()
+    server.stop()  # stopping a stopped server is fine
+    assert server.start() == url  # same port when it is still free
+    assert _query(url, "SELECT n FROM kept") == 42
+
+
+def test_listens_on_loopback_only_with_password_auth(started):
+    data, url = started
+    assert _query(url, "SHOW listen_addresses") == "127.0.0.1"
+    assert _query(url, "SHOW unix_socket_directories") == ""
+    wrong = url.replace(url.split(":")[2].split("@")[0], "wrong")
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        _query(wrong, "SELECT 1")
+    state = data / "gifstack-local.json"
+    assert state.stat().st_mode & 0o077 == 0, "the password file is private"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="checks the privilege drop, which needs root")
+def test_as_root_the_server_runs_as_an_unprivileged_user(started):
+    data, _ = started
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    uid = int(Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[0])
+    assert uid != 0
+    assert data.stat().st_uid == uid
+
+
+def test_a_busy_port_is_bad_input(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(BadInput, match=f"port {port} on 127.0.0.1 is in use"):
+            LocalPostgres(tmp_path / "data", port=port).start()
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_directory_with_other_files_is_left_alone(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "notes.txt").write_text("mine")
+    with pytest.raises(BadInput, match="is not a PostgreSQL data directory"):
+        LocalPostgres(data).start()
+    assert (data / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server user only differs from us as root")
+def test_an_unreachable_data_directory_is_explained():
+    hidden = Path(tempfile.mkdtemp(prefix="gifstack-private-"))  # mode 0700, owned by root
+    try:
+        with pytest.raises(BadInput, match=f"cannot enter {hidden}"):
+            LocalPostgres(hidden / "data").start()
+    finally:
+        shutil.rmtree(hidden, ignore_errors=True)
+
+
+def test_system_binaries_are_preferred_and_pgserver_is_the_fallback(monkeypatch):
+    found = launcher.find_bin_dir()
+    assert (found / "pg_ctl").exists() and (found / "initdb").exists()
+    monkeypatch.setattr(launcher, "SYSTEM_BIN_GLOB", "/nonexistent/*/bin")
+    fallback = launcher.find_bin_dir()
+    assert "pgserver" in str(fallback) and (fallback / "pg_ctl").exists()
+
+
+def test_pgserver_binaries_work_too(monkeypatch):
+    monkeypatch.setattr(launcher, "SYSTEM_BIN_GLOB", "/nonexistent/*/bin")
+    root = make_postgres_dir("gifstack-pgserver-")
+    server = LocalPostgres(root / "data", ephemeral=True)
+    try:
+        url = server.start()
+        assert _query(url, "SELECT current_setting('server_version_num')::int") >= 160000
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
