@@ -209,6 +209,76 @@ def local_status(c):
 
 # --- kubernetes: k8s.render, kubeconfig -------------------------------------------------
 
+_K8S_ENV_HELP = "Environment: the name of a params/<env>.yaml file (dev, prod)."
+_K8S_TAG_HELP = "Image tag or sha256 digest to run; default app.image_tag from params."
+
+
+@task(
+    help={
+        "env": _K8S_ENV_HELP,
+        "image_tag": _K8S_TAG_HELP,
+        "offline": "Use clearly fake placeholder stack outputs instead of reading the "
+        "stacks (no AWS account needed; CI and reviewers).",
+    }
+)
+@reported
+def k8s_render(c, env, image_tag=None, offline=False):
+    """Render k8s/ with the environment's params and stack outputs into build/<env>/k8s/."""
+    from rich.console import Console
+
+    from infra import kube_commands
+
+    paths = kube_commands.render_to_build(
+        env, image_tag=image_tag, offline=offline, console=Console(stderr=True)
+    )
+    for path in paths:
+        print(f"wrote {path.relative_to(kube_commands.ROOT)}")
+
+
+@task(
+    help={
+        "env": _K8S_ENV_HELP,
+        "path": "kubeconfig file to update; default $KUBECONFIG or ~/.kube/config.",
+    }
+)
+@reported
+def kubeconfig(c, env, path=None):
+    """Write a kubeconfig context for the environment's EKS cluster (token made by boto3)."""
+    from rich.console import Console
+
+    from infra import kube_commands
+
+    kube_commands.write_kubeconfig(env, path=path, console=Console())
+
+
+@task(
+    help={
+        "env": _K8S_ENV_HELP,
+        "image_tag": _K8S_TAG_HELP,
+        "prune": "Delete objects labelled managed-by gifstack that are no longer rendered "
+        "(default on; --no-prune keeps them).",
+        "rollback": "Roll back a failed rollout to the previous version (default on; "
+        "--no-rollback keeps the failed pods for debugging).",
+        "dry_run": "Show the plan only; apply nothing.",
+    }
+)
+@reported
+def k8s_apply(c, env, image_tag=None, prune=True, rollback=True, dry_run=False):
+    """Apply the manifests to the cluster (the last step of `invoke deploy`), stacks as is."""
+    from rich.console import Console
+
+    from infra import kube_commands
+
+    kube_commands.apply(
+        env,
+        image_tag=image_tag,
+        prune=prune,
+        rollback=rollback,
+        dry_run=dry_run,
+        console=Console(),
+    )
+
+
 # --- image: image.build, image.push -----------------------------------------------------
 
 _IMAGE_HELP = {
@@ -248,6 +318,8 @@ local_ns.add_task(local_up, name="up")
 local_ns.add_task(local_down, name="down")
 local_ns.add_task(local_status, name="status")
 k8s_ns = Collection("k8s")
+k8s_ns.add_task(k8s_render, name="render")
+k8s_ns.add_task(k8s_apply, name="apply")
 image_ns = Collection("image")
 image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
@@ -257,6 +329,7 @@ for template_task in (synth, lint):
     ns.add_task(template_task)
 for deploy_engine_task in (deploy, diff, status, destroy, recover, bootstrap):
     ns.add_task(deploy_engine_task)
+ns.add_task(kubeconfig)
 for sub in (local_ns, k8s_ns, image_ns):
     if sub.tasks:
         ns.add_collection(sub)
