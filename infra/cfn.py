@@ -673,9 +673,10 @@ class StackEngine:
             )
             return latest["StackStatus"]
 
-        def print_events(_status: str) -> None:
+        def print_events(status: str) -> None:
             try:
-                stream.poll()
+                if not stream.poll():
+                    stream.heartbeat(status)
             except AWS_ERRORS as exc:
                 raise translate(exc, "reading the events of", f"stack {name}") from None
 

@@ -18,6 +18,8 @@ _CONSEQUENCE_MARKERS = ("cancelled", "canceled")
 # table with its question (held while the user answers, so no line scrolls over it).
 output_lock = threading.RLock()
 
+HEARTBEAT_S = 60.0  # seconds without an event before a "still ..." line
+
 
 @dataclass(frozen=True)
 class StackEvent:
@@ -90,6 +92,7 @@ class EventStream:
         self._started = started
         self._now = now
         self._last_seen: str | None = None
+        self._last_line = started
         self.before: list[StackEvent] = []
         self.seen: list[StackEvent] = []
 
@@ -123,9 +126,26 @@ class EventStream:
             self._print(fresh)
         return fresh
 
-    def _print(self, events: list[StackEvent]) -> None:
+    def heartbeat(self, status: str, every_s: float = HEARTBEAT_S) -> None:
+        """After `every_s` without a line, say the stack is still at it (an RDS instance or
+        an EKS control plane can go ten minutes without an event)."""
+        if self._now() - self._last_line < every_s:
+            return
+        with output_lock:
+            self._console.print(
+                f"[bold]{escape(self._name)}[/bold] {self._elapsed()} still "
+                f"[{_style(status)}]{status}[/]",
+                highlight=False,
+            )
+        self._last_line = self._now()
+
+    def _elapsed(self) -> str:
         elapsed = int(self._now() - self._started)
-        clock = f"+{elapsed // 60}:{elapsed % 60:02d}"
+        return f"+{elapsed // 60}:{elapsed % 60:02d}"
+
+    def _print(self, events: list[StackEvent]) -> None:
+        clock = self._elapsed()
+        self._last_line = self._now()
         with output_lock:
             for event in events:
                 reason = f"  {escape(event.reason)}" if event.reason else ""

@@ -137,3 +137,19 @@ def test_root_cause_comes_before_cancellations_and_stack_summaries():
     ordered = [event.logical_id for event in root_cause_first(events)]
 
     assert ordered == ["Subnet", "Route", "Nat", "gif"]
+
+
+def test_a_quiet_stack_gets_a_still_line_once_a_minute(cfn):
+    client, _ = cfn  # no API call: the heartbeat only speaks
+    now = [0.0]
+    console = Console(record=True, width=200, color_system=None)
+    stream = EventStream(client, STACK_ID, "gif-dev-database", console, 0.0, lambda: now[0])
+
+    for t in (30.0, 61.0, 90.0, 125.0):
+        now[0] = t
+        stream.heartbeat("CREATE_IN_PROGRESS")
+
+    assert console.export_text().splitlines() == [
+        "gif-dev-database +1:01 still CREATE_IN_PROGRESS",
+        "gif-dev-database +2:05 still CREATE_IN_PROGRESS",
+    ]
