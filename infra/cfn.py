@@ -17,56 +17,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import yaml
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Confirm
 
-from infra import naming
+from infra import deployed, naming
 from infra.aws import AWS_ERRORS, translate
 from infra.changes import Change, endangered, from_change_set, table
 from infra.errors import BadInput, OperationFailed
 from infra.events import EventStream, StackEvent, output_lock, root_cause_first
+from infra.stack_statuses import (
+    CHANGE_SET_BAD,
+    CHANGE_SET_OK,
+    CREATE_BAD,
+    CREATE_OK,
+    DELETE_BAD,
+    DELETE_OK,
+    RECOVER_BAD,
+    RECOVER_OK,
+    SETTLED,
+    STUCK,
+    UPDATE_BAD,
+    UPDATE_OK,
+)
 from infra.template_bucket import TEMPLATE_BODY_LIMIT, TemplateBucket
 from infra.waiting import Clock, wait_for
-
-# Explicit status sets (house rule 6). A stack is "settled" in any status that is not
-# *_IN_PROGRESS; REVIEW_IN_PROGRESS counts as settled: it only waits for a change set.
-SETTLED = frozenset(
-    {
-        "CREATE_COMPLETE",
-        "CREATE_FAILED",
-        "ROLLBACK_COMPLETE",
-        "ROLLBACK_FAILED",
-        "DELETE_COMPLETE",
-        "DELETE_FAILED",
-        "UPDATE_COMPLETE",
-        "UPDATE_FAILED",
-        "UPDATE_ROLLBACK_COMPLETE",
-        "UPDATE_ROLLBACK_FAILED",
-        "IMPORT_COMPLETE",
-        "IMPORT_ROLLBACK_COMPLETE",
-        "IMPORT_ROLLBACK_FAILED",
-        "REVIEW_IN_PROGRESS",
-    }
-)
-CREATE_OK = frozenset({"CREATE_COMPLETE"})
-CREATE_BAD = frozenset(
-    {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED"}
-)
-UPDATE_OK = frozenset({"UPDATE_COMPLETE"})
-UPDATE_BAD = frozenset({"UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"})
-DELETE_OK = frozenset({"DELETE_COMPLETE"})
-DELETE_BAD = frozenset({"DELETE_FAILED"})
-RECOVER_OK = frozenset({"UPDATE_ROLLBACK_COMPLETE"})
-RECOVER_BAD = frozenset({"UPDATE_ROLLBACK_FAILED"})
-CHANGE_SET_OK = frozenset({"CREATE_COMPLETE"})
-CHANGE_SET_BAD = frozenset({"FAILED", "DELETE_COMPLETE", "DELETE_FAILED"})
-# Stacks that can only be deleted (or, for UPDATE_ROLLBACK_FAILED, recovered) by a human.
-STUCK = frozenset(
-    {"UPDATE_ROLLBACK_FAILED", "ROLLBACK_FAILED", "DELETE_FAILED", "IMPORT_ROLLBACK_FAILED"}
-)
 
 # How CloudFormation says a change set is empty (the second one is the UpdateStack wording).
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -416,20 +392,20 @@ class StackEngine:
         return stuck
 
     def _already_deployed(self, stack: dict, request: StackRequest) -> bool:
-        """True when the deployed template body, parameters and tags equal the new ones."""
-        if _tags(stack) != request.tags:
+        """True when the deployed template body, parameters and tags equal the new ones
+        (the template is fetched only when the checks that cost no call pass)."""
+        if not deployed.same_tags(stack, request.tags):
             return False
-        deployed = self._api(
+        if not deployed.same_parameters(stack, request.template_body, request.parameters):
+            return False
+        body = self._api(
             "reading the template of",
             request.name,
             "get_template",
             StackName=stack["StackId"],
             TemplateStage="Original",
         )["TemplateBody"]
-        if not _same_template(deployed, request.template_body):
-            return False
-        expected = _parameter_defaults(request.template_body) | request.parameters
-        return _parameters(stack) == expected
+        return deployed.same_template(body, request.template_body)
 
     def _apply_stack_settings(
         self, stack: dict, request: StackRequest, policy: bool = True
@@ -802,44 +778,6 @@ class StackEngine:
 
 def _outputs(stack: dict) -> dict[str, str]:
     return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
-
-
-def _tags(stack: dict) -> dict[str, str]:
-    return {item["Key"]: item["Value"] for item in stack.get("Tags") or []}
-
-
-def _parameters(stack: dict) -> dict[str, str]:
-    return {
-        item["ParameterKey"]: item.get("ParameterValue", "")
-        for item in stack.get("Parameters") or []
-    }
-
-
-def _same_template(deployed, body: str) -> bool:
-    """GetTemplate returns YAML as text and (via botocore) JSON as a parsed dict."""
-    if isinstance(deployed, dict):
-        try:
-            return json.loads(body) == deployed
-        except ValueError:
-            return False
-    return deployed == body
-
-
-def _parameter_defaults(body: str) -> dict[str, str]:
-    """Parameter defaults of a template, as the strings DescribeStacks reports.
-
-    BaseLoader keeps every scalar a string and ignores CloudFormation's !Ref-style tags.
-    """
-    try:
-        template = yaml.load(body, Loader=yaml.BaseLoader) or {}
-    except yaml.YAMLError:
-        return {}
-    parameters = template.get("Parameters") or {}
-    return {
-        key: str(spec["Default"])
-        for key, spec in parameters.items()
-        if isinstance(spec, dict) and "Default" in spec
-    }
 
 
 def _describe_stuck(stuck: list[tuple[str, str, str]]) -> str:
