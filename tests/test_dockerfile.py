@@ -1,0 +1,196 @@
+"""The image (Dockerfile, .dockerignore), proved without a Docker engine: hadolint, every
+locked runtime dependency as a musllinux wheel for both architectures, and the service
+running as an unprivileged uid from a read-only copy of its code."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from tests.support.app_service import Service, app_env, prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
+LOCK = ROOT / "app" / "requirements.lock"
+HADOLINT = Path(sys.executable).parent / "hadolint"
+PIP_CACHE = Path(tempfile.gettempdir()) / "gifstack-pip-cache"  # reused between runs
+APP_UID = 10001
+
+
+def _instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and not line.startswith("#")
+    ]
+
+
+def test_hadolint_reports_nothing():
+    result = subprocess.run(
+        [str(HADOLINT), "--format", "json", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(result.stdout or "[]") == [], result.stdout + result.stderr
+    assert result.returncode == 0
+
+
+def test_hadolint_would_catch_a_careless_dockerfile(tmp_path):
+    careless = tmp_path / "Dockerfile"
+    careless.write_text("FROM python:latest\nRUN pip install flask\nCMD python app.py\n")
+    result = subprocess.run(
+        [str(HADOLINT), "--format", "json", str(careless)], capture_output=True, text=True
+    )
+    codes = {finding["code"] for finding in json.loads(result.stdout)}
+    assert {"DL3007", "DL3013", "DL3025"} <= codes
+
+
+def test_multi_stage_pinned_non_root_exec_form():
+    instructions = _instructions()
+    args = dict(
+        value.split("=", 1) for keyword, value in instructions if keyword == "ARG" and "=" in value
+    )
+    froms = [value for keyword, value in instructions if keyword == "FROM"]
+    assert len(froms) >= 2, "multi-stage"
+    base = args["PYTHON_IMAGE"]
+    assert re.fullmatch(r"python:3\.\d+-alpine@sha256:[0-9a-f]{64}", base)
+    assert froms[-1] == "${PYTHON_IMAGE}"
+    final = instructions[
+        max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM") :
+    ]
+    keywords = dict(final)
+    assert keywords["USER"] == f"{APP_UID}:{APP_UID}"
+    assert keywords["EXPOSE"] == "8080"
+    assert json.loads(keywords["ENTRYPOINT"]) == ["python", "-m", "app"]
+    assert json.loads(keywords["CMD"]) == ["serve"]
+    env = " ".join(value for keyword, value in final if keyword == "ENV")
+    assert "PYTHONDONTWRITEBYTECODE=1" in env and "PORT=8080" in env and "HOST=0.0.0.0" in env
+    assert "RUN" not in keywords, "the final stage installs nothing (no compiler, no apk)"
+    install = next(
+        value
+        for keyword, value in instructions
+        if "requirements.lock" in value and keyword == "RUN"
+    )
+    assert "--only-binary=:all:" in install and "--require-hashes" in install
+
+
+def test_dockerignore_lets_only_the_service_in():
+    rules = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] == "*" and "!app/" in rules
+    assert not any(rule.startswith("!") and rule != "!app/" for rule in rules)
+
+
+def _locked_names() -> set[str]:
+    return {
+        canonicalize_name(match[1])
+        for match in re.finditer(r"^([A-Za-z0-9_.-]+)==", LOCK.read_text(), re.M)
+    }
+
+
+ARCHES = ("x86_64", "aarch64")
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    """`pip download` of the lock for each architecture, both at once (network-bound)."""
+    runs = {}
+    for arch in ARCHES:
+        target = tmp_path_factory.mktemp(f"wheels-{arch}")
+        command = [
+            sys.executable, "-m", "pip", "download", "--quiet",
+            "--only-binary=:all:", "--no-deps", "--require-hashes",
+            "--platform", f"musllinux_1_2_{arch}",
+            "--python-version", "3.11", "--implementation", "cp",
+            "--cache-dir", str(PIP_CACHE), "-d", str(target), "-r", str(LOCK),
+        ]  # fmt: skip
+        runs[arch] = (
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            target,
+        )
+    results = {}
+    for arch, (process, target) in runs.items():
+        stdout, stderr = process.communicate(timeout=600)
+        results[arch] = (
+            subprocess.CompletedProcess([], process.returncode, stdout, stderr),
+            target,
+        )
+    return results
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_every_locked_dependency_is_a_musllinux_wheel(arch, downloads):
+    result, target = downloads[arch]
+    assert result.returncode == 0, result.stderr[-3000:]
+    wheels = {}
+    for path in target.glob("*.whl"):
+        name, _, _, tags = parse_wheel_filename(path.name)
+        wheels[name] = {tag.platform for tag in tags}
+    assert set(wheels) == _locked_names()
+    for name, platforms in wheels.items():
+        assert platforms == {"any"} or all(
+            re.fullmatch(rf"musllinux_1_[0-2]_{arch}", p) for p in platforms
+        ), (name, platforms)
+    assert any(p != {"any"} for p in wheels.values()), "compiled ones are among them"
+
+
+def _read_only_copy_of_the_app() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="gifstack-ro-"))
+    shutil.copytree(
+        ROOT / "app",
+        root / "app",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "generate.py"),
+    )
+    for path in [root, *root.rglob("*")]:
+        mode = 0o555 if path.is_dir() else 0o444
+        path.chmod(mode)
+    return root
+
+
+def _snapshot(root: Path) -> set[str]:
+    return {str(path.relative_to(root)) for path in root.rglob("*")}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to uid 10001 needs root")
+def test_serves_as_uid_10001_from_a_read_only_code_directory(database_url):
+    prepare(database_url)
+    code = _read_only_copy_of_the_app()
+    before = _snapshot(code)
+    try:
+        env = app_env(DATABASE_URL=database_url, PYTHONDONTWRITEBYTECODE="1", HOME="/tmp")
+        with Service(env, cwd=code, user=(APP_UID, APP_UID)) as service:
+            status = Path(f"/proc/{service.process.pid}/status").read_text()
+            assert re.search(rf"^Uid:\s+{APP_UID}\s", status, re.M)
+            assert (code / "app").stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) == 0
+            gif = service.get("/gif")
+            assert gif.status_code == 200
+            assert service.get(gif.json()["url"]).content[:6] == b"GIF89a"
+            assert service.get("/").status_code == 200
+        which = subprocess.run(
+            ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-groups",
+             sys.executable, "-c", "import app; print(app.__file__)"],
+            cwd=code, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert which.stdout.strip() == str(code / "app" / "__init__.py"), "the copy runs"
+        assert service.stop() == 0
+        assert _snapshot(code) == before, "nothing was written next to the code"
+    finally:
+        for path in [code, *code.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(code, ignore_errors=True)
