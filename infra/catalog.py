@@ -9,11 +9,16 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 
-import cfnlint
-
-_RDS_DATA = Path(cfnlint.__file__).parent / "data" / "schemas" / "extensions" / "aws_rds_dbinstance"
+# Found without importing cfn-lint (a slow import): only its data files are read.
+_CFNLINT = find_spec("cfnlint")
+_RDS_DATA = (
+    Path(_CFNLINT.origin).parent / "data" / "schemas" / "extensions" / "aws_rds_dbinstance"
+    if _CFNLINT and _CFNLINT.origin
+    else Path("cfn-lint-is-not-installed")
+)
 
 # cfn-lint has no list of EKS versions (its schema only says `1\.\d\d`), so this is a
 # documented constant. Source: the EKS Kubernetes release calendar

@@ -120,18 +120,20 @@ def _checkov(targets: LintTargets) -> list[str]:
 
 def _cfripper(targets: LintTargets) -> list[str]:
     """Skyscanner's CloudFormation security rules (exceptions in infra/cfripper_filters/)."""
+    templates = targets.templates
     args = [tool("cfripper"), "--format", "txt", "--logging", "ERROR"]
-    args += ["--rules-filters-folder", str(CFRIPPER_FILTERS)]
-    args += [str(p) for p in targets.templates]
+    args += ["--rules-filters-folder", str(CFRIPPER_FILTERS), *map(str, templates)]
     result = _run(args)
-    findings, current = [], ""
-    for line in result.stdout.splitlines():
-        if line.endswith(".yaml"):
-            current = _relative(line.strip(), targets)
-        elif line.startswith("\t- "):
-            findings.append(f"{current}: {line.strip()[2:]}")
-    if result.returncode and not findings:
-        findings = [f"cfripper failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"]
+    # The text report has one "Valid: ..." block per template, in the order given, unnamed.
+    blocks = [block for block in result.stdout.split("Valid: ")[1:]]
+    if len(blocks) != len(templates):
+        return [f"cfripper failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"]
+    findings = []
+    for path, block in zip(templates, blocks, strict=True):
+        name = _relative(str(path), targets)
+        findings += [
+            f"{name}: {line.strip()[2:]}" for line in block.splitlines() if line.startswith("\t- ")
+        ]
     return findings
 
 

@@ -170,6 +170,8 @@ def _add_pipeline_policy(stack: StackTemplate, role: Role) -> None:
         role,
         [
             # Change sets on the environment stacks: create, review, execute, watch.
+            # DeleteStack only cleans up the empty stack a failed first change set leaves;
+            # prod stacks have termination protection, the database deletion protection.
             Statement(
                 Sid="DeployEnvironmentStacks",
                 Effect=Allow,
@@ -179,7 +181,7 @@ def _add_pipeline_policy(stack: StackTemplate, role: Role) -> None:
                     "ListChangeSets DescribeStacks DescribeStackEvents DescribeStackResource "
                     "DescribeStackResources ListStackResources GetTemplate GetTemplateSummary "
                     "GetStackPolicy SetStackPolicy UpdateTerminationProtection "
-                    "ContinueUpdateRollback TagResource",
+                    "ContinueUpdateRollback DeleteStack TagResource",
                 ),
                 Resource=_env_stacks(stack),
             ),
@@ -204,7 +206,8 @@ def _add_pipeline_policy(stack: StackTemplate, role: Role) -> None:
                 Action=_actions(
                     "ecr",
                     "BatchCheckLayerAvailability InitiateLayerUpload UploadLayerPart "
-                    "CompleteLayerUpload PutImage BatchGetImage DescribeImages",
+                    "CompleteLayerUpload PutImage BatchGetImage DescribeImages "
+                    "DescribeRepositories",
                 ),
                 Resource=[arn("ecr", f"repository/{repository}")],
             ),
