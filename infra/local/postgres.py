@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -35,6 +36,7 @@ SYSTEM_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 START_TIMEOUT_S = 60
 _STATE_FILE = "gifstack-local.json"  # superuser password and last port, mode 0600
 _LOG_FILE = "server.log"
+RELOCATED_ROOT = Path("/var/tmp")  # where a data dir goes when its parents are private
 
 
 def find_bin_dir() -> Path:
@@ -106,7 +108,7 @@ class LocalPostgres:
                 "-t",
                 str(START_TIMEOUT_S),
                 "-l",
-                str(self.data_dir / _LOG_FILE),
+                str(self.data_dir.resolve() / _LOG_FILE),
                 "-o",
                 f"-p {port}",
                 failure=f"starting PostgreSQL on 127.0.0.1:{port}",
@@ -149,11 +151,13 @@ class LocalPostgres:
                 f"{self.data_dir} exists and is not a PostgreSQL data directory; "
                 "remove it or choose another directory"
             )
+        owner = _server_user()
+        if owner is not None and _blocked(self.data_dir.parent, owner) is not None:
+            self._relocate()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
-        owner = _server_user()
         if owner is not None:
-            _check_reachable(self.data_dir.parent, owner)
+            _check_reachable(self.data_dir.resolve().parent, owner)
             os.chown(self.data_dir, owner.pw_uid, owner.pw_gid)
         password = secrets.token_urlsafe(24)
         # initdb reads the superuser password from a file the server user can read.
@@ -164,7 +168,7 @@ class LocalPostgres:
                 os.fchown(pwfile.fileno(), owner.pw_uid, owner.pw_gid)
             args = [
                 "-D",
-                str(self.data_dir),
+                str(self.data_dir.resolve()),  # the server user may not pass a symlink
                 f"--username={SUPERUSER}",
                 f"--pwfile={pwfile.name}",
                 "--auth-host=scram-sha-256",
@@ -184,6 +188,21 @@ class LocalPostgres:
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# gifstack (infra/local/postgres.py)\n" + "\n".join(settings) + "\n")
         self._save_state(password=password)
+
+    def _relocate(self) -> None:
+        """Root's home (mode 0700) is out of the server user's reach: keep the cluster under
+        /var/tmp and leave a symlink where it was asked for (we never loosen the
+        permissions of someone's home directory)."""
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        target = RELOCATED_ROOT / f"gifstack-postgres-{digest}"
+        if target.exists() and any(target.iterdir()):
+            raise BadInput(
+                f"{self.data_dir} would be kept in {target}, which is not empty; remove it"
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        if self.data_dir.exists():
+            self.data_dir.rmdir()  # empty (checked by the caller)
+        self.data_dir.symlink_to(target, target_is_directory=True)
 
     def _create_database(self) -> None:
         env = {**os.environ, "PGPASSWORD": self._state()["password"]}
@@ -256,7 +275,8 @@ class LocalPostgres:
 
     def _pg_ctl(self, *args: str, failure: str) -> None:
         self._run(
-            [str(self._bin_dir() / "pg_ctl"), "-D", str(self.data_dir), *args], failure=failure
+            [str(self._bin_dir() / "pg_ctl"), "-D", str(self.data_dir.resolve()), *args],
+            failure=failure,
         )
 
     def _run(
@@ -316,16 +336,26 @@ def _setpriv(user: pwd.struct_passwd) -> list[str]:
     return [tool, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
 
 
+def _blocked(directory: Path, user: pwd.struct_passwd) -> Path | None:
+    """The first directory on the way to `directory` that `user` may not enter, if any."""
+    for part in reversed([directory, *directory.parents]):
+        if not part.exists():
+            break
+        info = part.stat()
+        if info.st_uid != user.pw_uid and not info.st_mode & 0o001:
+            return part
+    return None
+
+
 def _check_reachable(directory: Path, user: pwd.struct_passwd) -> None:
     """Fail early and clearly when the server user cannot reach the data directory."""
-    for part in [directory, *directory.parents]:
-        mode = part.stat().st_mode
-        if part.stat().st_uid != user.pw_uid and not mode & 0o001:
-            raise BadInput(
-                f"the PostgreSQL server runs as user {user.pw_name}, which cannot enter "
-                f"{part}; choose a data directory whose parents are world-searchable "
-                f"(chmod o+x {part})"
-            )
+    part = _blocked(directory, user)
+    if part is not None:
+        raise BadInput(
+            f"the PostgreSQL server runs as user {user.pw_name}, which cannot enter "
+            f"{part}; choose a data directory whose parents are world-searchable "
+            f"(chmod o+x {part})"
+        )
 
 
 def _port_free(port: int) -> bool:

@@ -117,13 +117,23 @@ def test_a_directory_with_other_files_is_left_alone(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the server user only differs from us as root")
-def test_an_unreachable_data_directory_is_explained():
-    hidden = Path(tempfile.mkdtemp(prefix="gifstack-private-"))  # mode 0700, owned by root
+def test_a_data_dir_in_a_private_directory_is_kept_in_var_tmp(monkeypatch, tmp_path):
+    """As root in /root (mode 0700) the server user can't reach .local/: symlink it."""
+    relocated = make_postgres_dir("gifstack-relocated-")
+    monkeypatch.setattr(launcher, "RELOCATED_ROOT", relocated)
+    private = Path(tempfile.mkdtemp(prefix="gifstack-private-"))  # mode 0700, owned by root
+    data = private / ".local" / "postgres"
+    server = LocalPostgres(data, ephemeral=True)
     try:
-        with pytest.raises(BadInput, match=f"cannot enter {hidden}"):
-            LocalPostgres(hidden / "data").start()
+        url = server.start()
+        assert data.is_symlink() and data.resolve().parent == relocated
+        assert _query(url, "SELECT 1") == 1
+        assert private.stat().st_mode & 0o777 == 0o700, "our private directory is untouched"
+        assert LocalPostgres(data).start() == url
     finally:
-        shutil.rmtree(hidden, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(private, ignore_errors=True)
+        shutil.rmtree(relocated, ignore_errors=True)
 
 
 def test_system_binaries_are_preferred_and_pgserver_is_the_fallback(monkeypatch):
