@@ -81,6 +81,7 @@ def patch_moto() -> None:
     _accept_db_parameter_group_ref()
     _split_short_getatt_at_first_dot()
     _report_list_parameters_as_given()
+    _delete_what_moto_leaves_in_a_vpc()
 
 
 def _add_update_termination_protection() -> None:
@@ -124,8 +125,7 @@ def _accept_kms_key_tags() -> None:
 
 
 def _accept_db_parameter_group_ref() -> None:
-    """Three gaps of moto 5.2's AWS::RDS::DBInstance, closed around its CloudFormation
-    create:
+    """Four gaps of moto 5.2's AWS::RDS::DBInstance in CloudFormation:
     - `!Ref` of an AWS::RDS::DBParameterGroup resolves to moto's object, not the group's
       name, and the instance then fails on `.startswith`: hand it the name, as
       CloudFormation's Ref does;
@@ -145,6 +145,8 @@ def _accept_db_parameter_group_ref() -> None:
         group = properties.get("DBParameterGroupName")
         if group is not None and not isinstance(group, str):
             properties["DBParameterGroupName"] = group.name
+        if "AllocatedStorage" in properties:  # a string in templates; moto compares numbers
+            properties["AllocatedStorage"] = int(properties["AllocatedStorage"])
         instance = original(cls, name, json, *args, **kw)
         if _true(properties.get("ManageMasterUserPassword")) and not getattr(
             instance, "master_user_secret", None
@@ -168,6 +170,37 @@ def _accept_db_parameter_group_ref() -> None:
 
     DBInstance.get_cfn_attribute = get_cfn_attribute
     DBInstance.has_cfn_attr = classmethod(lambda cls, attr: True)
+
+    # Gap: moto 5.2 has no CloudFormation update for AWS::RDS::DBInstance; an UPDATE change
+    # set that modifies the instance loses it (the stack's outputs then fail). Modify the
+    # existing instance in place, as RDS does for these properties.
+    def update_from_cloudformation_json(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        for name, (attribute, kind) in _DB_MODIFIABLE.items():
+            if name in properties and hasattr(original_resource, attribute):
+                value = properties[name]
+                value = _true(value) if kind is bool else kind(value)
+                setattr(original_resource, attribute, value)
+        return original_resource
+
+    DBInstance.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+
+_DB_MODIFIABLE: dict[str, tuple[str, type]] = {
+    "DBInstanceClass": ("db_instance_class", str),
+    "AllocatedStorage": ("allocated_storage", int),
+    "MaxAllocatedStorage": ("max_allocated_storage", int),
+    "BackupRetentionPeriod": ("backup_retention_period", int),
+    "MultiAZ": ("multi_az", bool),
+    "DeletionProtection": ("deletion_protection", bool),
+}
 
 
 def _split_short_getatt_at_first_dot() -> None:
@@ -216,3 +249,39 @@ def _report_list_parameters_as_given() -> None:
 
     parameter_list.gifstack_patched = True  # type: ignore[attr-defined]
     Stack.parameter_list = property(parameter_list)
+
+
+def _delete_what_moto_leaves_in_a_vpc() -> None:
+    """Gap: on DeleteStack moto 5.2 leaves a stack's route tables, NAT gateways (and their
+    network interfaces) and flow logs behind (no CloudFormation delete for those types),
+    so deleting the VPC then fails with DependencyViolation. CloudFormation deletes them
+    first; do the same right before the VPC goes."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.vpcs import VPC
+
+    original = VPC.delete_from_cloudformation_json.__func__
+    if getattr(original, "gifstack_patched", False):
+        return
+
+    def delete_from_cloudformation_json(
+        cls: Any, resource_name: str, json: Any, account_id: str, region_name: str
+    ) -> None:
+        backend = ec2_backends[account_id][region_name]
+        vpc_id = resource_name
+        for nat in list(backend.nat_gateways.values()):
+            if nat.vpc_id == vpc_id:
+                backend.nat_gateways.pop(nat.id, None)
+        for eni in list(backend.enis.values()):
+            if getattr(eni.subnet, "vpc_id", None) == vpc_id:
+                backend.enis.pop(eni.id, None)
+        for table in backend.describe_route_tables(filters={"vpc-id": vpc_id}):
+            if table.main_association_id is None:
+                table._associations.clear()
+                backend.delete_route_table(table.id)
+        flow_logs = [log.id for log in backend.flow_logs.values() if log.resource_id == vpc_id]
+        if flow_logs:
+            backend.delete_flow_logs(flow_logs)
+        original(cls, resource_name, json, account_id, region_name)
+
+    delete_from_cloudformation_json.gifstack_patched = True  # type: ignore[attr-defined]
+    VPC.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
