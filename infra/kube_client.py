@@ -22,6 +22,7 @@ from kubernetes.dynamic import DynamicClient
 from infra.errors import BadInput, GifstackError, OperationFailed
 
 FIELD_MANAGER = "gifstack"
+TIMEOUT = (10, 60)  # seconds to connect, to read: a hung API server fails instead of hanging
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class KubeApi:
                 namespace=doc["metadata"].get("namespace"),
                 field_manager=FIELD_MANAGER,
                 force_conflicts=True,
+                _request_timeout=TIMEOUT,
                 **options,
             )
         return result.to_dict()
@@ -84,7 +86,8 @@ class KubeApi:
         resource = self._resource(api_version, kind)
         try:
             with self._call(f"reading {kind}/{name}", missing_ok=True):
-                return resource.get(name=name, namespace=namespace).to_dict()
+                found = resource.get(name=name, namespace=namespace, _request_timeout=TIMEOUT)
+                return found.to_dict()
         except _Missing:
             return None
 
@@ -98,7 +101,7 @@ class KubeApi:
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         resource = self._resource(api_version, kind)
-        options = {}
+        options: dict[str, Any] = {"_request_timeout": TIMEOUT}
         if label_selector:
             options["label_selector"] = label_selector
         if field_selector:
@@ -112,7 +115,10 @@ class KubeApi:
         try:
             with self._call(f"deleting {kind}/{name}", missing_ok=True):
                 resource.delete(
-                    name=name, namespace=namespace, body={"propagationPolicy": "Background"}
+                    name=name,
+                    namespace=namespace,
+                    body={"propagationPolicy": "Background"},
+                    _request_timeout=TIMEOUT,
                 )
         except _Missing:
             pass
@@ -121,7 +127,7 @@ class KubeApi:
         try:
             with self._call(f"reading logs of pod {pod}", missing_ok=True):
                 text = self.core.read_namespaced_pod_log(
-                    pod, namespace, container=container, tail_lines=tail
+                    pod, namespace, container=container, tail_lines=tail, _request_timeout=TIMEOUT
                 )
         except _Missing:
             return ""
