@@ -63,6 +63,8 @@ def deploy_workload(
     rest = [doc for doc in docs if doc not in first and doc is not job]
     deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
 
+    if "replicas" not in deployment["spec"]:
+        _keep_autoscaled_replicas(api, deployment, settings.app.replicas)
     console.print("[bold]kubernetes[/] applying (server-side apply, field manager gifstack)")
     kube_apply.apply_all(api, first, console)
     kube_apply.run_migration(api, job, console, pacing)
@@ -129,6 +131,15 @@ def _roll_out(
             f"{failure.message}. {outcome[0].upper()}{outcome[1:]}; fix the cause shown "
             "above and deploy again."
         ) from None
+
+
+def _keep_autoscaled_replicas(api: KubeApi, deployment: dict[str, Any], minimum: int) -> None:
+    """With an autoscaler the rendered Deployment has no `replicas`; applying it without one
+    would reset a running Deployment to 1 pod. Apply the count the autoscaler chose (or its
+    minimum on the first deploy), so the apply changes nothing the HPA decided."""
+    current = api.get("apps/v1", "Deployment", kube_render.APP, naming.K8S_NAMESPACE)
+    running = ((current or {}).get("spec") or {}).get("replicas")
+    deployment["spec"]["replicas"] = max(running or minimum, minimum)
 
 
 def _url(api: KubeApi, namespace: str, console: Console) -> str | None:

@@ -219,14 +219,19 @@ def test_a_failed_first_rollout_says_there_is_nothing_to_roll_back_to(cluster, d
     assert "no previous version to roll back to" in failure.value.message
 
 
-def test_prod_applies_the_autoscaler_and_leaves_replicas_to_it(cluster):
+def test_prod_applies_the_autoscaler_and_keeps_the_replicas_it_chose(cluster):
     prod = params.load("prod")
     controllers = Controllers(cluster)
     deploy(cluster, prod, "v1", controllers)
 
     hpa = controllers.get("autoscaling/v2", "HorizontalPodAutoscaler", "gif-app")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
-    assert "replicas" not in controllers.get("apps/v1", "Deployment", "gif-app")["spec"]
+    assert controllers.get("apps/v1", "Deployment", "gif-app")["spec"]["replicas"] == 3
+
+    # The autoscaler scaled out; the next deploy keeps its count instead of resetting it.
+    controllers.patch("apps/v1", "Deployment", "gif-app", {"spec": {"replicas": 7}})
+    deploy(cluster, prod, "v2", controllers)
+    assert controllers.get("apps/v1", "Deployment", "gif-app")["spec"]["replicas"] == 7
 
 
 def test_no_url_until_the_load_balancer_has_a_hostname(cluster, dev):
