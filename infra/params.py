@@ -228,6 +228,11 @@ class CiSettings(_Section):
     )
     default_branch: str = "master"
     environment: str = "production"
+    existing_oidc_provider_arn: str = Field(
+        "",
+        pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com)?$",
+        description="The account's GitHub OIDC provider if it has one; empty = gif-ci creates it.",
+    )
 
 
 class Settings(_Section):

@@ -10,6 +10,8 @@ also holds the provisioning permissions of the env stacks. It can't touch the sh
 
 from __future__ import annotations
 
+import re
+
 from awacs.aws import (
     Action,
     Allow,
@@ -20,7 +22,7 @@ from awacs.aws import (
     StringEquals,
 )
 from awacs.sts import AssumeRoleWithWebIdentity
-from troposphere import GetAtt, Ref, Sub, Template
+from troposphere import Equals, GetAtt, If, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy, OIDCProvider, Role
 
 from infra import naming
@@ -30,6 +32,7 @@ from infra.stacks.common import StackTemplate, arn, global_arn
 
 GITHUB = "token.actions.githubusercontent.com"
 GITHUB_GROUP = "GitHub"
+NEEDS_PROVIDER = "NeedsGitHubOidcProvider"
 
 # The AWS managed policies the env stacks attach; the only ones the deploy role may attach.
 ATTACHABLE_POLICIES = (
@@ -89,9 +92,21 @@ def _add_parameters(stack: StackTemplate) -> None:
 
 
 def _add_github_provider(stack: StackTemplate) -> None:
+    """An account has at most one provider per URL: reuse an existing one when given."""
+    stack.parameter(
+        "ExistingGitHubOidcProviderArn",
+        GITHUB_GROUP,
+        "Existing GitHub OIDC provider ARN",
+        Type="String",
+        Default=stack.settings.ci.existing_oidc_provider_arn,
+        AllowedPattern=rf"^(arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB)})?$",
+        Description="Leave empty to create the provider; give its ARN if the account has one.",
+    )
+    stack.template.add_condition(NEEDS_PROVIDER, Equals(Ref("ExistingGitHubOidcProviderArn"), ""))
     stack.add(
         OIDCProvider(
             "GitHubOidcProvider",
+            Condition=NEEDS_PROVIDER,
             Url=f"https://{GITHUB}",
             ClientIdList=["sts.amazonaws.com"],
             Tags=stack.tags(),
@@ -105,7 +120,14 @@ def _add_deploy_role(stack: StackTemplate) -> Role:
         Statement=[
             Statement(
                 Effect=Allow,
-                Principal=Principal("Federated", Ref("GitHubOidcProvider")),
+                Principal=Principal(
+                    "Federated",
+                    If(
+                        NEEDS_PROVIDER,
+                        Ref("GitHubOidcProvider"),
+                        Ref("ExistingGitHubOidcProviderArn"),
+                    ),
+                ),
                 Action=[AssumeRoleWithWebIdentity],
                 Condition=Condition(
                     StringEquals(

@@ -26,7 +26,15 @@ def resolve(value, template: dict) -> str:
 def test_trust_admits_only_the_default_branch_and_production_environment():
     template = built()
     (trust,) = statements(props(template, "DeployRole")["AssumeRolePolicyDocument"])
-    assert trust["Principal"] == {"Federated": {"Ref": "GitHubOidcProvider"}}
+    assert trust["Principal"] == {
+        "Federated": {
+            "Fn::If": [
+                "NeedsGitHubOidcProvider",
+                {"Ref": "GitHubOidcProvider"},
+                {"Ref": "ExistingGitHubOidcProviderArn"},
+            ]
+        }
+    }
     assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
     assert set(trust["Condition"]) == {"StringEquals"}  # no StringLike wildcards
     condition = trust["Condition"]["StringEquals"]
@@ -88,3 +96,13 @@ def test_every_statement_says_why_it_exists():
     for where, document in policy_documents(built()):
         for statement in statements(document):
             assert statement.get("Sid"), where
+
+
+def test_an_existing_github_provider_is_reused_instead_of_created():
+    arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    template = body(ci.build(settings("prod", ci={"existing_oidc_provider_arn": arn})))
+    assert template["Parameters"]["ExistingGitHubOidcProviderArn"]["Default"] == arn
+    assert template["Conditions"]["NeedsGitHubOidcProvider"] == {
+        "Fn::Equals": [{"Ref": "ExistingGitHubOidcProviderArn"}, ""]
+    }
+    assert template["Resources"]["GitHubOidcProvider"]["Condition"] == "NeedsGitHubOidcProvider"
