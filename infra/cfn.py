@@ -366,11 +366,16 @@ class StackEngine:
                 f"`invoke recover --env {env} --stack {request.key}` (add `--skip {skip}` for "
                 "resources that cannot roll back; they are left as they are), then deploy again."
             )
+        region = self._cfn.meta.region_name
+        retain = ""
+        if status == "DELETE_FAILED" and stuck:
+            ids = " ".join(resource[0] for resource in stuck)
+            retain = f" (add `--retain-resources {ids}` to keep what cannot be deleted)"
         return OperationFailed(
             f"stack {name} is {status} (stuck on {_describe_stuck(stuck)}); a stack in this "
-            f"state can only be deleted. Fix the cause, delete it (`invoke destroy --env "
-            f"{env}`, or in the CloudFormation console retaining the stuck resources), then "
-            "deploy again."
+            "state can only be deleted. Fix the cause, delete just this stack with `aws "
+            f"cloudformation delete-stack --stack-name {name} --region {region}`{retain}, "
+            "then deploy again."
         )
 
     def _stuck_resources(self, name: str) -> list[tuple[str, str, str]]:

@@ -540,6 +540,35 @@ def test_update_rollback_failed_stops_naming_stuck_resources_and_the_recover_com
     assert stopped.value.exit_code == 1
 
 
+def test_a_stack_that_can_only_be_deleted_says_how_to_delete_just_that_stack(cfn):
+    client, stubber = cfn
+    stubber.add_response("describe_stacks", stacks("DELETE_FAILED"))
+    stubber.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "Logs",
+                    "ResourceType": "AWS::S3::Bucket",
+                    "ResourceStatus": "DELETE_FAILED",
+                    "ResourceStatusReason": "The bucket is not empty",
+                    "LastUpdatedTimestamp": CREATED,
+                }
+            ]
+        },
+    )
+
+    with pytest.raises(OperationFailed) as stopped:
+        stubbed_engine(client).deploy(prod_request())
+
+    assert stopped.value.message == (
+        f"stack {NAME} is DELETE_FAILED (stuck on Logs (DELETE_FAILED: The bucket is not "
+        "empty)); a stack in this state can only be deleted. Fix the cause, delete just this "
+        f"stack with `aws cloudformation delete-stack --stack-name {NAME} --region {REGION}` "
+        "(add `--retain-resources Logs` to keep what cannot be deleted), then deploy again."
+    )
+
+
 def test_recover_continues_the_rollback_skipping_the_named_resources(cfn):
     client, stubber = cfn
     stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
