@@ -22,6 +22,25 @@ def test(c, args=""):
 
 # --- the GIF service: run --------------------------------------------------------------
 
+
+@task(
+    help={
+        "host": "Address to listen on (default 127.0.0.1: this machine only).",
+        "port": "Port to listen on (default 8080).",
+    }
+)
+@reported
+def run(c, host="127.0.0.1", port=8080):
+    """Run the GIF service alone on the embedded PostgreSQL (migrate, seed, serve; Ctrl-C)."""
+    from infra.local import service
+
+    code = service.run(host, int(port))
+    if code != 0:
+        from infra.errors import OperationFailed
+
+        raise OperationFailed(f"the GIF service exited with code {code}")
+
+
 # --- templates: synth, lint ------------------------------------------------------------
 
 
@@ -325,6 +344,7 @@ image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
 
 ns = Collection(test)
+ns.add_task(run)
 for template_task in (synth, lint):
     ns.add_task(template_task)
 for deploy_engine_task in (deploy, diff, status, destroy, recover, bootstrap):

@@ -1,0 +1,83 @@
+"""`invoke run`: the GIF service alone, in the foreground, on the embedded PostgreSQL.
+
+The database is the one `invoke local.up` uses (.local/postgres, left running so the next
+start is instant); DATABASE_URL in the environment replaces it. Migrate and seed run
+first, as the migration Job does on Kubernetes, then `python -m app serve` until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from infra.errors import BadInput, OperationFailed
+from infra.local.postgres import LocalPostgres
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = ROOT / ".local" / "postgres"
+
+
+def run(host: str, port: int, say: Callable[[str], None] = print) -> int:
+    """Serve until interrupted; returns the server's exit code (0 after Ctrl-C)."""
+    _check_port(host, port)
+    env = dict(os.environ)
+    if env.get("DATABASE_URL"):
+        say("database: DATABASE_URL from the environment")
+    else:
+        env["DATABASE_URL"] = LocalPostgres(DATA_DIR).start()
+        say(f"database: embedded PostgreSQL, data in {DATA_DIR}")
+    for step in ("migrate", "seed"):
+        done = subprocess.run(
+            [sys.executable, "-m", "app", step],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise OperationFailed(f"`python -m app {step}` failed: {_last_message(done.stdout)}")
+    display = f"[{host}]" if ":" in host else host
+    say(f"GIF service: http://{display}:{port}/  (Ctrl-C stops it)")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", host, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reached the server as well; a SIGINT sent to us alone did
+        # not. SIGTERM is a graceful stop in both cases (a second SIGINT would not be).
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        return server.wait()
+
+
+def _check_port(host: str, port: int) -> None:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise BadInput(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc}); pass another --port"
+        ) from None
+
+
+def _last_message(stdout: str) -> str:
+    """The `msg` of the app's last JSON log line (its error), else the raw last line."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        return "no output"
+    try:
+        return json.loads(lines[-1])["msg"]
+    except (ValueError, KeyError):
+        return lines[-1]
