@@ -60,6 +60,7 @@ REQUIRED_OUTPUTS = {
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 OFFLINE_TAG = "offline-placeholder"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 
 
 def offline_outputs(settings: Settings) -> dict[str, str]:
@@ -146,7 +147,7 @@ def load_sources(directory: Path = MANIFEST_DIR) -> dict[tuple[str, str], dict[s
     objects: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+            documents = [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER) if doc]
         except yaml.YAMLError as exc:
             raise BadInput(f"k8s/{path.name}: not valid YAML: {exc}") from None
         for doc in documents:
