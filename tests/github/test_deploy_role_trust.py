@@ -8,7 +8,6 @@ evaluating the trust policy's conditions against the claims GitHub puts in its O
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -30,13 +29,12 @@ def _committed() -> dict:
     return template
 
 
-def _built(repository: str) -> dict:
+def _built(repository: str, **ci_settings) -> dict:
     from infra.stacks import ci
 
     prod = params.load("prod")
-    settings = prod.model_copy(
-        update={"ci": prod.ci.model_copy(update={"github_repository": repository})}
-    )
+    update = {"github_repository": repository, **ci_settings}
+    settings = prod.model_copy(update={"ci": prod.ci.model_copy(update=update)})
     return ci.build(settings).to_dict()
 
 
@@ -101,6 +99,28 @@ def _admits(role: dict, sub: str, aud: str = "sts.amazonaws.com", parameters=Non
     return False
 
 
+def _check_github_provider(federated, template: dict) -> None:
+    """The federated principal is GitHub's OIDC provider, whichever way the stack names it:
+    the provider it creates, or (Fn::If) the account's existing one given as a parameter."""
+    if isinstance(federated, str):
+        assert federated.endswith(f":oidc-provider/{ISSUER}"), federated
+    elif "Fn::If" in federated:
+        _, when_true, when_false = federated["Fn::If"]
+        _check_github_provider(when_true, template)
+        _check_github_provider(when_false, template)
+    elif federated["Ref"] in template["Resources"]:
+        provider = template["Resources"][federated["Ref"]]
+        assert provider["Type"] == "AWS::IAM::OIDCProvider"
+        assert provider["Properties"]["Url"] == f"https://{ISSUER}"
+        assert "sts.amazonaws.com" in provider["Properties"]["ClientIdList"]
+    else:
+        # A parameter: its pattern admits GitHub's provider ARN and no other provider.
+        pattern = template["Parameters"][federated["Ref"]]["AllowedPattern"]
+        assert re.fullmatch(pattern, f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}")
+        assert not re.fullmatch(pattern, "arn:aws:iam::123456789012:oidc-provider/evil.example")
+        assert not re.fullmatch(pattern, "arn:aws:iam::123456789012:role/admin")
+
+
 def _check_trust(template: dict, repository: str) -> None:
     _, role = _deploy_role(template)
     statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -109,14 +129,7 @@ def _check_trust(template: dict, repository: str) -> None:
         assert statement["Effect"] == "Allow"
         assert _as_list(statement["Action"]) == [ASSUME]
         assert set(statement["Principal"]) == {"Federated"}
-        federated = statement["Principal"]["Federated"]
-        if isinstance(federated, dict) and "Ref" in federated:
-            provider = template["Resources"][federated["Ref"]]
-            assert provider["Type"] == "AWS::IAM::OIDCProvider"
-            assert provider["Properties"]["Url"] == f"https://{ISSUER}"
-            assert "sts.amazonaws.com" in provider["Properties"]["ClientIdList"]
-        else:
-            assert ISSUER in json.dumps(federated)
+        _check_github_provider(statement["Principal"]["Federated"], template)
         # Both the audience and the subject are pinned in every statement.
         keys = {key for expected in statement.get("Condition", {}).values() for key in expected}
         assert {f"{ISSUER}:aud", f"{ISSUER}:sub"} <= keys
@@ -149,6 +162,13 @@ def test_committed_ci_template_trusts_only_master_and_production():
 @pytest.mark.parametrize("repository", ["acme/widgets", "Other-Org/gif.stack"])
 def test_trust_follows_the_configured_repository(repository):
     _check_trust(_built(repository), repository)
+
+
+def test_trust_with_the_accounts_existing_github_provider():
+    existing = f"arn:aws:iam::111122223333:oidc-provider/{ISSUER}"
+    template = _built("acme/widgets", existing_oidc_provider_arn=existing)
+    assert template["Parameters"]["ExistingGitHubOidcProviderArn"]["Default"] == existing
+    _check_trust(template, "acme/widgets")
 
 
 def test_the_evaluator_can_refuse():
