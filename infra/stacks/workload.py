@@ -64,8 +64,9 @@ def _add_parameters(stack: StackTemplate) -> None:
     )
 
 
-def _pod_trust() -> PolicyDocument:
-    """EKS Pod Identity assumes the role, for this account's cluster only."""
+def _pod_trust(service_account: str) -> PolicyDocument:
+    """EKS Pod Identity assumes the role for one service account of this account's cluster:
+    the session tags it sets (cluster, namespace, service account) must match."""
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
@@ -77,7 +78,9 @@ def _pod_trust() -> PolicyDocument:
                     StringEquals(
                         {
                             "aws:SourceAccount": AccountId,
-                            "aws:SourceArn": arn("eks", f"cluster/${{{Outputs.CLUSTER_NAME}}}"),
+                            "aws:RequestTag/eks-cluster-name": Ref(Outputs.CLUSTER_NAME),
+                            "aws:RequestTag/kubernetes-namespace": naming.K8S_NAMESPACE,
+                            "aws:RequestTag/kubernetes-service-account": service_account,
                         }
                     )
                 ),
@@ -86,13 +89,20 @@ def _pod_trust() -> PolicyDocument:
     )
 
 
-def _role(stack: StackTemplate, logical_id: str, purpose: str, description: str, policy: Policy):
+def _role(
+    stack: StackTemplate,
+    logical_id: str,
+    purpose: str,
+    service_account: str,
+    description: str,
+    policy: Policy,
+):
     return stack.add(
         Role(
             logical_id,
             RoleName=naming.role_name(stack.settings.project, stack.settings.env, purpose),
             Description=description,
-            AssumeRolePolicyDocument=_pod_trust(),
+            AssumeRolePolicyDocument=_pod_trust(service_account),
             Policies=[policy],
             Tags=stack.tags(),
         )
@@ -105,6 +115,7 @@ def _add_app_role(stack: StackTemplate) -> None:
         stack,
         "AppRole",
         "app",
+        naming.APP_SERVICE_ACCOUNT,
         f"The gif app: IAM database login as {user}, nothing else.",
         Policy(
             PolicyName="ConnectAsAppUser",
@@ -129,6 +140,7 @@ def _add_migrate_role(stack: StackTemplate) -> None:
         stack,
         "MigrateRole",
         "migrate",
+        naming.MIGRATE_SERVICE_ACCOUNT,
         "The migration Job: reads the database's master secret, nothing else.",
         Policy(
             PolicyName="ReadMasterSecret",

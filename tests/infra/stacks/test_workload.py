@@ -16,17 +16,23 @@ def only_policy(template: dict, role: str) -> list[dict]:
     return policy["PolicyDocument"]["Statement"]
 
 
-def test_roles_are_assumed_by_eks_pod_identity_of_this_cluster_only():
+def test_each_role_is_assumed_only_for_its_service_account_on_this_cluster():
     template = built()
-    for role in ("AppRole", "MigrateRole"):
+    for role, service_account in (
+        ("AppRole", naming.APP_SERVICE_ACCOUNT),
+        ("MigrateRole", naming.MIGRATE_SERVICE_ACCOUNT),
+    ):
         (trust,) = props(template, role)["AssumeRolePolicyDocument"]["Statement"]
-        assert trust["Principal"] == {"Service": ["pods.eks.amazonaws.com"]} or trust[
-            "Principal"
-        ] == {"Service": "pods.eks.amazonaws.com"}
+        assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
         assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-        condition = trust["Condition"]["StringEquals"]
-        assert condition["aws:SourceAccount"] == ref("AWS::AccountId")
-        assert condition["aws:SourceArn"]["Fn::Sub"].endswith(":cluster/${ClusterName}")
+        assert trust["Condition"] == {
+            "StringEquals": {
+                "aws:SourceAccount": ref("AWS::AccountId"),
+                "aws:RequestTag/eks-cluster-name": ref("ClusterName"),
+                "aws:RequestTag/kubernetes-namespace": naming.K8S_NAMESPACE,
+                "aws:RequestTag/kubernetes-service-account": service_account,
+            }
+        }
 
 
 def test_app_role_may_only_connect_as_the_app_user():
