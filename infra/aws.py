@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
@@ -20,6 +21,7 @@ from botocore.exceptions import (
     SSOTokenLoadError,
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
+    UnknownRegionError,
 )
 from botocore.parsers import ResponseParserError
 
@@ -151,7 +153,10 @@ class Aws:
 
     def _check_region(self) -> None:
         region = self.settings.region
-        partition = self.session.get_partition_for_region(region)
+        try:
+            partition = self.session.get_partition_for_region(region)
+        except UnknownRegionError:
+            partition = "aws"  # not in any partition: the check below names the choices
         offered = self.session.get_available_regions("eks", partition_name=partition)
         if region not in offered:
             raise BadInput(
@@ -182,6 +187,11 @@ def translate(error: Exception, action: str, obj: str) -> GifstackError:
         return BadInput(
             f"{where}: the AWS SSO session has expired. Run `aws sso login` (with the same "
             "AWS_PROFILE) and run the command again."
+        )
+    if isinstance(error, CredentialRetrievalError):
+        return BadInput(
+            f"{where}: could not get AWS credentials ({error}). Check the profile's "
+            "credential_process / role settings, or set other credentials."
         )
     if isinstance(error, EndpointConnectionError):
         return OperationFailed(

@@ -8,7 +8,12 @@ import time
 import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError, EndpointConnectionError, TokenRetrievalError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    TokenRetrievalError,
+)
 from botocore.retries import bucket
 from botocore.stub import Stubber
 from invoke import Exit
@@ -139,6 +144,16 @@ def test_an_expired_sso_session_is_bad_input():
     assert "aws sso login" in error.message
 
 
+def test_a_failing_credential_source_is_bad_input():
+    failing = CredentialRetrievalError(provider="custom-process", error_msg="exit status 1")
+    error = translate(failing, "checking the AWS credentials with", "STS")
+    assert isinstance(error, BadInput)
+    assert error.message.startswith(
+        "checking the AWS credentials with STS: could not get AWS credentials (Error when "
+        "retrieving credentials from custom-process: exit status 1)."
+    )
+
+
 def test_a_region_without_eks_is_bad_input(moto: MotoServer):
     aws = Aws(
         Settings(env="test", region="eu-north-9", aws_endpoint_url=moto.url),
@@ -151,6 +166,16 @@ def test_a_region_without_eks_is_bad_input(moto: MotoServer):
     assert region.value.message.startswith("Amazon EKS is not offered in region 'eu-north-9'")
     assert "eu-west-1" in region.value.message  # the choices are listed
     assert aws.calls == {}  # decided before asking AWS anything
+
+
+def test_a_region_in_no_partition_is_bad_input_too(moto: MotoServer):
+    aws = Aws(
+        Settings(env="test", region="xx-nowhere-1", aws_endpoint_url=moto.url),
+        session=moto.session("xx-nowhere-1"),
+    )
+
+    with pytest.raises(BadInput, match="Amazon EKS is not offered in region 'xx-nowhere-1'"):
+        aws.identity()
 
 
 def test_throttling_is_retried_by_botocore_then_succeeds(moto: MotoServer, monkeypatch):
