@@ -24,7 +24,7 @@ from rich.console import Console  # noqa: E402
 
 from infra import kube, kube_checks, kube_render, naming, params  # noqa: E402
 from infra.kube_client import Pacing  # noqa: E402
-from tests.support.fake_controllers import Controllers  # noqa: E402
+from tests.support.fake_controllers import CONTROLLERS_USER_AGENT, Controllers  # noqa: E402
 from tests.support.kmock_cluster import running_cluster  # noqa: E402
 
 
@@ -70,8 +70,15 @@ def main() -> None:
                 pacing=pacing,
             )
             took = time.perf_counter() - started
-            requests = len(cluster.emulator._requests) - before
-            print(f"prod  {label:15} against kmock: {took * 1000:7.0f} ms, {requests} API requests")
+            requests = [
+                r
+                for r in cluster.emulator._requests[before:]
+                if r.headers.get("User-Agent") != CONTROLLERS_USER_AGENT
+            ]
+            print(
+                f"prod  {label:15} against kmock: {took * 1000:7.0f} ms, "
+                f"{len(requests)} API requests by gifstack"
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from kubernetes.dynamic import DynamicClient
 from tests.support.kmock_cluster import Cluster
 
 REVISION = "deployment.kubernetes.io/revision"
+CONTROLLERS_USER_AGENT = "gifstack-test-controllers"
 
 
 class Controllers:
@@ -33,7 +34,9 @@ class Controllers:
         namespace: str = "gif",
     ):
         self.cluster = cluster
-        self.dynamic = DynamicClient(cluster.api_client())
+        client = cluster.api_client()
+        client.user_agent = CONTROLLERS_USER_AGENT  # tells their requests from gifstack's
+        self.dynamic = DynamicClient(client)
         self.failing_images = set(failing_images)
         self.failing_migrations = set(failing_migrations)
         self.lb_hostname = lb_hostname
