@@ -85,8 +85,8 @@ class Emulator:
                 "in params/local.yaml at a free port."
             )
         argv = [sys.executable, "-m", MARKER, "--host", self.host, "--port", str(self.port)]
-        self.process.start(argv, cwd=ROOT)
-        self.process.wait_until(self.answers, START_TIMEOUT_S)
+        started = self.process.start(argv, cwd=ROOT)
+        self.process.wait_until(self.answers, START_TIMEOUT_S, started)
         return True
 
     def stop(self) -> bool:

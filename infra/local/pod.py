@@ -116,8 +116,9 @@ def deploy(
         _run_job_step(step, env, pod, console)
 
     started = time.monotonic()
-    pid = pod.process.start([sys.executable, "-m", "app", "serve"], env=env, cwd=ROOT)
-    pod.process.wait_until(pod.ready, timeout_s or settings.deploy.rollout_timeout_seconds)
+    serving = pod.process.start([sys.executable, "-m", "app", "serve"], env=env, cwd=ROOT)
+    pid = serving.pid
+    pod.process.wait_until(pod.ready, timeout_s or settings.deploy.rollout_timeout_seconds, serving)
     pod.fingerprint_file.write_text(fingerprint + "\n")
     console.print(
         f"[bold]local pod[/] ready in {time.monotonic() - started:.1f} s "

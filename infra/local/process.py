@@ -40,7 +40,9 @@ class Background:
         self.pid_file.unlink(missing_ok=True)
         return None
 
-    def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path) -> int:
+    def start(
+        self, argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path
+    ) -> subprocess.Popen:
         """Start `argv` detached from this process (own session, output to the log file)."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -55,20 +57,36 @@ class Background:
                 start_new_session=True,  # survives the invoking shell and its Ctrl-C
             )
         self.pid_file.write_text(f"{process.pid}\n")
-        return process.pid
+        return process
 
-    def wait_until(self, ready: Callable[[], bool], timeout_s: float) -> None:
-        """Wait for `ready()`; fail with the log's tail when the process dies or times out."""
+    def wait_until(
+        self,
+        ready: Callable[[], bool],
+        timeout_s: float,
+        started: subprocess.Popen | None = None,
+    ) -> None:
+        """Wait for `ready()`; fail with the log's tail when the process dies or times out.
+
+        Pass `started` (what start() returned) for a process just started: until it has
+        exec'd, its command line is still ours, so only its handle tells it is alive. A
+        process started here that never gets ready is stopped again.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if ready():
                 return
-            if self.pid() is None:
+            alive = started.poll() is None if started is not None else self.pid() is not None
+            if not alive:
+                self.pid_file.unlink(missing_ok=True)
                 raise OperationFailed(
                     f"the {self.name} exited while starting. Last lines of {self.log_file}:\n"
                     f"{self.log_tail()}"
                 )
             time.sleep(0.05)
+        if started is not None:
+            _signal_group(started.pid, signal.SIGKILL)
+            started.wait()
+            self.pid_file.unlink(missing_ok=True)
         raise OperationFailed(
             f"the {self.name} did not become ready within {timeout_s:.0f} s. "
             f"Last lines of {self.log_file}:\n{self.log_tail()}"

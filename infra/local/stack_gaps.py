@@ -82,6 +82,7 @@ def patch_moto() -> None:
     _split_short_getatt_at_first_dot()
     _report_list_parameters_as_given()
     _delete_what_moto_leaves_in_a_vpc()
+    _tag_changes_are_changes()
 
 
 def _add_update_termination_protection() -> None:
@@ -285,3 +286,29 @@ def _delete_what_moto_leaves_in_a_vpc() -> None:
 
     delete_from_cloudformation_json.gifstack_patched = True  # type: ignore[attr-defined]
     VPC.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
+
+
+def _tag_changes_are_changes() -> None:
+    """Gap: moto 5.2 answers "didn't contain changes" for an update change set whose only
+    change is the stack's tags (e.g. a new git-commit tag), so the tags are never updated
+    and every later deploy makes a change set again. CloudFormation executes such a change
+    set (it re-tags the resources); make it executable."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.create_change_set
+    if getattr(original, "gifstack_patched", False):
+        return
+
+    @functools.wraps(original)
+    def create_change_set(self: Any, stack_name: str, change_set_name: str, *args: Any, **kw: Any):
+        change_set_id, stack_id = original(self, stack_name, change_set_name, *args, **kw)
+        change_set = self.change_sets[change_set_id]
+        stack = self.stacks[stack_id]
+        if change_set.status == "FAILED" and change_set.tags and change_set.tags != stack.tags:
+            change_set.status = "CREATE_COMPLETE"
+            change_set.execution_status = "AVAILABLE"
+            change_set.status_reason = None
+        return change_set_id, stack_id
+
+    create_change_set.gifstack_patched = True  # type: ignore[attr-defined]
+    CloudFormationBackend.create_change_set = create_change_set

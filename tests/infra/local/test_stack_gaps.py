@@ -141,3 +141,46 @@ def test_emulator_credentials_are_supplied_only_when_none_are_configured(monkeyp
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "mine")
     stack_gaps.use_emulator_credentials()
     assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"
+
+
+def test_a_change_set_that_only_changes_tags_can_be_executed(cfn):
+    _execute(cfn, "small", "CREATE", SMALL, tags={"git-commit": "aaa"})
+
+    stack = _execute(cfn, "small", "UPDATE", SMALL, tags={"git-commit": "bbb"})
+
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {"git-commit": "bbb"}
+
+
+def test_the_real_stacks_update_the_db_instance_in_place_and_delete_completely(cfn):
+    settings = params.load("local")
+    bigger = settings.model_copy(
+        update={"database": settings.database.model_copy(update={"max_allocated_storage_gib": 300})}
+    )
+    outputs: dict[str, dict[str, str]] = {}
+    for key in (naming.NETWORK, naming.DATABASE):
+        request = wiring.build_request(
+            settings, key, synth.render(settings)[key], outputs, deployer_principal_arn="unused"
+        )
+        outputs[key] = _outputs(
+            _execute(cfn, request.name, "CREATE", request.template_body, request.parameters)
+        )
+    update = wiring.build_request(
+        bigger,
+        naming.DATABASE,
+        synth.render(bigger)[naming.DATABASE],
+        outputs,
+        deployer_principal_arn="unused",
+    )
+
+    updated = _execute(cfn, update.name, "UPDATE", update.template_body, update.parameters)
+
+    assert updated["StackStatus"] == "UPDATE_COMPLETE"
+    assert _outputs(updated) == outputs[naming.DATABASE]  # same instance, same outputs
+    for name in ("gif-local-database", "gif-local-network"):
+        cfn.delete_stack(StackName=name)
+    statuses = {s["StackName"]: s["StackStatus"] for s in cfn.list_stacks()["StackSummaries"]}
+    assert statuses == {
+        "gif-local-database": "DELETE_COMPLETE",
+        "gif-local-network": "DELETE_COMPLETE",
+    }
