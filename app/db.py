@@ -157,7 +157,9 @@ class Database:
         except (TimeoutError, asyncpg.QueryCanceledError) as exc:
             self._warn("the database did not answer in time", exc)
             raise Unavailable("database timed out") from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:
+            # Unreachable, refused, or no credentials for an IAM token: all mean "not
+            # ready" to a client and a probe, never a 500.
             self._warn("the database is unreachable or refused the query", exc)
             raise Unavailable("database unavailable") from None
 

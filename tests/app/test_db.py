@@ -139,3 +139,31 @@ def test_admin_connection_failure_is_one_clear_error():
         _run(admin_connection(config))
     assert f"connecting to PostgreSQL at 127.0.0.1:{port} database gif as app" in str(caught.value)
     assert ":pw@" not in str(caught.value)
+
+
+def test_iam_auth_without_aws_credentials_is_unavailable_not_a_crash(postgres, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    port = postgres.url.rsplit(":", 1)[1].split("/")[0]
+    env = {
+        "PGHOST": "127.0.0.1",
+        "PGPORT": port,
+        "PGUSER": "gif_app",
+        "DB_IAM_AUTH": "true",
+        "DB_SSLMODE": "require",
+        "AWS_REGION": "eu-west-1",
+    }
+
+    async def body():
+        database = Database(load_database(env))
+        await database.open()
+        try:
+            with pytest.raises(Unavailable):
+                await database.random_gif()
+        finally:
+            await database.close()
+
+    asyncio.run(body())
