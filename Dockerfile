@@ -34,5 +34,6 @@ WORKDIR /srv
 USER 10001:10001
 EXPOSE 8080
 # No HEALTHCHECK: Kubernetes probes /healthz (liveness) and /gif (readiness) itself.
-ENTRYPOINT ["python", "-m", "app"]
-CMD ["serve"]
+# Exec form, no shell: python is PID 1 and gets SIGTERM itself. No ENTRYPOINT, so a
+# container's `args: ["python", "-m", "app", "migrate"]` replaces the whole command.
+CMD ["python", "-m", "app", "serve"]

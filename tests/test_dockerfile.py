@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from tests.support.app_service import Service, app_env, prepare
@@ -73,8 +74,8 @@ def test_multi_stage_pinned_non_root_exec_form():
     keywords = dict(final)
     assert keywords["USER"] == f"{APP_UID}:{APP_UID}"
     assert keywords["EXPOSE"] == "8080"
-    assert json.loads(keywords["ENTRYPOINT"]) == ["python", "-m", "app"]
-    assert json.loads(keywords["CMD"]) == ["serve"]
+    assert "ENTRYPOINT" not in keywords
+    assert json.loads(keywords["CMD"]) == ["python", "-m", "app", "serve"]  # exec form
     env = " ".join(value for keyword, value in final if keyword == "ENV")
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PORT=8080" in env and "HOST=0.0.0.0" in env
     assert "RUN" not in keywords, "the final stage installs nothing (no compiler, no apk)"
@@ -84,6 +85,41 @@ def test_multi_stage_pinned_non_root_exec_form():
         if "requirements.lock" in value and keyword == "RUN"
     )
     assert "--only-binary=:all:" in install and "--require-hashes" in install
+
+
+def test_every_container_of_the_image_in_k8s_runs_an_app_command():
+    """What Kubernetes runs is the image's CMD replaced by `args` (or `command` + `args`)."""
+    final = dict(
+        _instructions()[max(i for i, (k, _) in enumerate(_instructions()) if k == "FROM") :]
+    )
+    entrypoint = json.loads(final.get("ENTRYPOINT", "[]"))
+    cmd = json.loads(final["CMD"])
+    seen = []
+    for path in sorted((ROOT / "k8s").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            for container in _containers(document or {}):
+                if "gif-service" not in container.get("image", ""):
+                    continue
+                if "command" in container:
+                    argv = container["command"] + container.get("args", [])
+                else:
+                    argv = entrypoint + container.get("args", cmd)
+                seen.append(argv)
+                assert argv[:3] == ["python", "-m", "app"], (path.name, argv)
+                assert argv[3] in ("serve", "migrate", "seed"), (path.name, argv)
+    assert seen, "k8s/ runs the image somewhere"
+
+
+def _containers(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                yield from value
+            else:
+                yield from _containers(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _containers(item)
 
 
 def test_dockerignore_lets_only_the_service_in():
