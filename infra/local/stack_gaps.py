@@ -20,8 +20,8 @@ from infra import naming
 # outputs. So locally both are synthesized and linted but not created; the app runs as a
 # local process instead of on Kubernetes (infra/local/pod.py).
 NOT_EMULATED: dict[str, str] = {
-    naming.CLUSTER: "not created locally: moto does not emulate EKS",
-    naming.WORKLOAD: "not created locally: its pod roles need the EKS cluster",
+    naming.CLUSTER: "not created locally: moto has no EKS",
+    naming.WORKLOAD: "not created locally: needs the EKS cluster",
 }
 
 # Gap: the emulator accepts any credentials, but boto3 refuses to sign a request without
