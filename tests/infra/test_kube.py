@@ -11,7 +11,7 @@ from infra import kube, kube_render, naming, params
 from infra.errors import BadInput, OperationFailed
 from infra.kube_client import Pacing
 from tests.support.fake_controllers import Controllers
-from tests.support.kmock_cluster import running_cluster
+from tests.support.kmock_cluster import running_cluster, unreachable_api_client
 
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/gif-service"
 LB = "gif-app-0123456789.elb.eu-west-1.amazonaws.com"
@@ -252,11 +252,9 @@ def test_dry_run_shows_the_plan_and_sends_nothing(cluster, dev):
     assert "dry run: nothing applied" in text
 
 
-def test_an_unreachable_api_server_is_one_clear_error(dev):
-    with running_cluster() as stopped:
-        client = stopped.api_client()
-    with pytest.raises(OperationFailed) as failure:
-        deploy(stopped, dev, "v1", None, api_client=client)
+def test_an_unreachable_api_server_is_one_clear_error(cluster, dev):
+    with unreachable_api_client() as client, pytest.raises(OperationFailed) as failure:
+        deploy(cluster, dev, "v1", None, api_client=client)
     assert "cannot reach" in failure.value.message
     assert "public_access_cidrs" in failure.value.message
 

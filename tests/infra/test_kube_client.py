@@ -7,7 +7,7 @@ import pytest
 
 from infra.errors import BadInput, OperationFailed
 from infra.kube_client import KubeApi, NamespaceTerminating, check_namespace
-from tests.support.kmock_cluster import running_cluster
+from tests.support.kmock_cluster import running_cluster, unreachable_api_client
 
 CONFIG = {
     "apiVersion": "v1",
@@ -110,9 +110,7 @@ def test_logs_of_a_container_that_has_not_started_say_so(cluster):
 
 
 def test_an_unreachable_server_fails_fast_with_what_to_check():
-    with running_cluster() as stopped:
-        client = stopped.api_client()
-    with pytest.raises(OperationFailed) as failure:
+    with unreachable_api_client() as client, pytest.raises(OperationFailed) as failure:
         KubeApi(client, describe="the API server of EKS cluster gif-dev")
     message = failure.value.message
     assert message.startswith("cannot reach the API server of EKS cluster gif-dev")

@@ -29,6 +29,7 @@ import contextlib
 import copy
 import datetime
 import re
+import socket
 import threading
 import uuid
 import warnings
@@ -191,6 +192,18 @@ class Cluster:
         configuration = k8s_client.Configuration()
         configuration.host = self.url
         return k8s_client.ApiClient(configuration)
+
+
+@contextlib.contextmanager
+def unreachable_api_client() -> Iterator[k8s_client.ApiClient]:
+    """A client for 127.0.0.1:<port> where nothing listens: the port is bound (so nobody else
+    takes it) but not listening, so every connection is refused at once."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        configuration = k8s_client.Configuration()
+        configuration.host = f"http://127.0.0.1:{held.getsockname()[1]}"
+        configuration.retries = 1
+        yield k8s_client.ApiClient(configuration)
 
 
 @contextlib.contextmanager
