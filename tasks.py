@@ -194,36 +194,33 @@ def bootstrap(c, env="prod", yes=False, dry_run=False):
 @reported
 def local_up(c):
     """Start the local stand-ins: AWS emulator (moto) and embedded PostgreSQL. Idempotent."""
-    from rich.console import Console
-
     from infra import params
     from infra.local import stand_ins
+    from infra.summary import new_console
 
-    stand_ins.up(params.load("local"), Console())
+    stand_ins.up(params.load("local"), new_console())
 
 
 @task
 @reported
 def local_down(c):
     """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data is kept)."""
-    from rich.console import Console
-
     from infra import params
     from infra.local import stand_ins
+    from infra.summary import new_console
 
-    stand_ins.down(params.load("local"), Console())
+    stand_ins.down(params.load("local"), new_console())
 
 
 @task
 @reported
 def local_status(c):
     """Show the local processes: running or not, pid, address, log file."""
-    from rich.console import Console
-
     from infra import params
     from infra.local import stand_ins
+    from infra.summary import new_console
 
-    stand_ins.status(params.load("local"), Console())
+    stand_ins.status(params.load("local"), new_console())
 
 
 # --- kubernetes: k8s.render, kubeconfig -------------------------------------------------

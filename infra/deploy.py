@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from infra import graph, naming, params, summary, wiring
 from infra.aws import Aws, Identity
@@ -110,7 +111,7 @@ def deploy(
     local_dir: Path | None = None,
 ) -> DeployReport:
     """Deploy an environment's stacks in graph order, then its workload. See README."""
-    console = console or Console()
+    console = console or summary.new_console()
     settings = params.load(env)
     selected = select_stacks(only, naming.ENV_STACKS, env)
     local = runs_locally(settings)
@@ -395,7 +396,7 @@ def diff(
 ) -> dict[str, int | None]:
     """Create each stack's change set, print it, delete it: stack key -> change count
     (None when it can't be made yet because a stack it needs doesn't exist)."""
-    console = console or Console()
+    console = console or summary.new_console()
     settings = params.load(env)
     selected = select_stacks(only, naming.ENV_STACKS, env)
     run, skipped = _connect(
@@ -440,7 +441,7 @@ def status(
     engine_factory: EngineFactory = StackEngine,
 ) -> list[Any]:
     """Each stack's status, last update, drift status and outputs (never a secret)."""
-    console = console or Console()
+    console = console or summary.new_console()
     settings = params.load(env)
     run, _ = _connect(settings, console, [], aws_factory=aws_factory, engine_factory=engine_factory)
     run.aws.identity()
@@ -458,7 +459,7 @@ def status(
         reason = f" ({stack.reason})" if stack.reason else ""
         table.add_row(
             name,
-            f"{stack.status}{reason}",
+            Text(f"{stack.status}{reason}"),
             stack.last_updated or "-",
             stack.drift_status or "-",
             "on" if stack.termination_protection else "off",
@@ -470,7 +471,7 @@ def status(
             outputs.add_column("output")
             outputs.add_column("value", overflow="fold")
             for key, value in sorted(stack.outputs.items()):
-                outputs.add_row(key, shown_output(key, value))
+                outputs.add_row(key, Text(shown_output(key, value)))
             console.print(outputs)
     if runs_locally(settings):
         from infra.local.pod import Pod
@@ -503,7 +504,7 @@ def destroy(
     engine_factory: EngineFactory = StackEngine,
 ) -> list[StackResult]:
     """Delete the environment's stacks in reverse graph order."""
-    console = console or Console()
+    console = console or summary.new_console()
     settings = params.load(env)
     expected = f"{settings.project}-{env}"
     if settings.is_prod and confirm != expected:
@@ -579,7 +580,7 @@ def recover(
     engine_factory: EngineFactory = StackEngine,
 ) -> StackResult:
     """Get a stack out of UPDATE_ROLLBACK_FAILED (ContinueUpdateRollback, skipping resources)."""
-    console = console or Console()
+    console = console or summary.new_console()
     settings = params.load(env)
     valid = [*naming.ENV_STACKS, *naming.SHARED_STACKS]
     if stack not in valid:
@@ -604,7 +605,7 @@ def bootstrap(
     engine_factory: EngineFactory = StackEngine,
 ) -> list[StackResult]:
     """Deploy the account-wide stacks (gif-registry, gif-ci) with `env`'s account/region."""
-    console = console or Console()
+    console = console or summary.new_console()
     settings = params.load(env)
     keys = list(naming.SHARED_STACKS)
     if runs_locally(settings):

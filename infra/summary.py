@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from infra.cfn import StackResult
 
@@ -26,6 +27,12 @@ STYLES = {
 }
 
 
+def new_console() -> Console:
+    """The console every command prints to. No emoji codes: AWS values contain things like
+    `:secret:` (a Secrets Manager ARN) that rich would otherwise turn into pictures."""
+    return Console(emoji=False)
+
+
 def print_table(console: Console, title: str, results: Sequence[StackResult]) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("stack")
@@ -40,7 +47,7 @@ def print_table(console: Console, title: str, results: Sequence[StackResult]) ->
             f"[{style}]{result.status}[/]" if style else result.status,
             str(result.changes) if result.changes else "-",
             f"{result.duration_s:.1f} s",
-            first_line(result.message),
+            Text(first_line(result.message)),  # AWS text: no markup
         )
     console.print(table)
 
