@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infra import kube_apply, kube_checks, kube_render, kube_rollout, naming
-from infra.errors import OperationFailed
+from infra.errors import BadInput, OperationFailed
 from infra.kube_client import KubeApi, Pacing, check_namespace
 from infra.params import Settings
 
@@ -168,7 +168,7 @@ def _eks_api_client(settings: Settings, outputs: dict[str, str]) -> Any:
     missing = [key for key in CLUSTER_OUTPUTS if not outputs.get(key)]
     if missing:
         stack = naming.stack_name(settings.project, settings.env, naming.CLUSTER)
-        raise OperationFailed(
+        raise BadInput(
             f"stack outputs {', '.join(missing)} are missing: deploy {stack} first "
             f"(invoke deploy --env {settings.env})."
         )

@@ -314,3 +314,33 @@ def test_missing_stack_outputs_are_bad_input_naming_the_stack(cluster, dev):
     del values[naming.Outputs.DATABASE_ENDPOINT]
     with pytest.raises(BadInput, match="gif-dev-database"):
         kube.deploy_workload(dev, values, "v1", console=Console(), api_client=cluster.api_client())
+
+
+def test_without_a_client_it_signs_in_to_the_cluster_named_by_the_stack_outputs(
+    cluster, dev, monkeypatch
+):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    values = {
+        **outputs(dev),
+        naming.Outputs.CLUSTER_NAME: "gif-dev",
+        naming.Outputs.CLUSTER_ENDPOINT: cluster.url,  # plain HTTP here; EKS is HTTPS
+        naming.Outputs.CLUSTER_CERTIFICATE_AUTHORITY: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==",
+    }
+    controllers = Controllers(cluster)
+    url = kube.deploy_workload(
+        dev, values, "v1", console=Console(), pacing=Pacing(0, controllers.step)
+    )
+    assert url == f"http://{LB}/"
+    ours = [
+        request.headers["Authorization"]
+        for request in cluster.emulator._requests
+        if request.headers.get("User-Agent") != "gifstack-test-controllers"
+    ]
+    assert ours and all(value.startswith("Bearer k8s-aws-v1.") for value in ours)
+
+
+def test_missing_cluster_outputs_say_which_stack_to_deploy(dev):
+    with pytest.raises(BadInput, match=r"ClusterEndpoint.*gif-dev-cluster"):
+        kube.deploy_workload(dev, outputs(dev), "v1", console=Console())
