@@ -12,10 +12,10 @@ network ──> database ──┐
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from infra import naming
@@ -182,6 +182,9 @@ def run(
     is not started (`blocked_by`), while stacks that don't need it carry on to the end.
     `depends_on` defaults to each stack's upstream (pass `reverse_dependencies(...)` for
     teardown); stacks outside `keys` are ignored (their outputs are read, not produced).
+
+    The threads are daemons: Ctrl-C ends the command at once instead of waiting for every
+    stack (CloudFormation carries on by itself; the next deploy waits for it to settle).
     """
     selected = list(dict.fromkeys(keys))
     if depends_on is None:
@@ -189,50 +192,59 @@ def run(
     else:
         needs = {key: {dep for dep in depends_on[key] if dep in selected} for key in selected}
     result = GraphRun()
-    lock = threading.Lock()
+    finished: queue.Queue[Outcome] = queue.Queue()
+    slots = threading.Semaphore(max_workers or max(1, len(selected)))
     started = time.perf_counter()
 
-    def timed(key: str) -> Outcome:
-        outcome = Outcome(key, started_at=time.perf_counter() - started)
-        begin = time.perf_counter()
-        try:
-            outcome.value = work(key)
-        except Exception as exc:  # reported per stack; the run goes on for the others
-            outcome.error = exc
-        outcome.duration_s = time.perf_counter() - begin
-        return outcome
+    def timed(key: str) -> None:
+        with slots:
+            outcome = Outcome(key, started_at=time.perf_counter() - started)
+            begin = time.perf_counter()
+            try:
+                outcome.value = work(key)
+            except Exception as exc:  # reported per stack; the run goes on for the others
+                outcome.error = exc
+            outcome.duration_s = time.perf_counter() - begin
+        finished.put(outcome)
 
     def finish(outcome: Outcome) -> None:
-        with lock:
-            result.outcomes[outcome.key] = outcome
+        result.outcomes[outcome.key] = outcome
         if on_done is not None:
             on_done(outcome)
 
     pending = dict(needs)
-    running: dict[Future[Outcome], str] = {}
-    workers = max_workers or max(1, len(selected))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stack") as pool:
-        while pending or running:
-            ready = [k for k, deps in pending.items() if not deps - result.outcomes.keys()]
-            for key in ready:
-                del pending[key]
-                # name the stack that failed, not one that was blocked by it
-                failed = sorted(
-                    result.outcomes[dep].blocked_by or dep
-                    for dep in needs[key]
-                    if not result.outcomes[dep].ok
-                )
-                if failed:
-                    finish(Outcome(key, blocked_by=failed[0]))
-                else:
-                    running[pool.submit(timed, key)] = key
-            if not running:
-                if not ready:  # pragma: no cover - only a cyclic depends_on gets here
-                    raise GraphError(f"cycle among {sorted(pending)}")
-                continue  # a blocked stack may block its own dependents: look again
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                del running[future]
-                finish(future.result())
+    running = 0
+    while pending or running:
+        ready = [k for k, deps in pending.items() if not deps - result.outcomes.keys()]
+        for key in ready:
+            del pending[key]
+            # name the stack that failed, not one that was blocked by it
+            failed = sorted(
+                result.outcomes[dep].blocked_by or dep
+                for dep in needs[key]
+                if not result.outcomes[dep].ok
+            )
+            if failed:
+                finish(Outcome(key, blocked_by=failed[0]))
+            else:
+                threading.Thread(
+                    target=timed, args=(key,), name=f"stack-{key}", daemon=True
+                ).start()
+                running += 1
+        if not running:
+            if not ready:  # pragma: no cover - only a cyclic depends_on gets here
+                raise GraphError(f"cycle among {sorted(pending)}")
+            continue  # a blocked stack may block its own dependents: look again
+        finish(_next(finished))
+        running -= 1
     result.wall_s = time.perf_counter() - started
     return result
+
+
+def _next(finished: queue.Queue[Outcome]) -> Outcome:
+    """The next finished stack; waits in short steps so Ctrl-C gets through at once."""
+    while True:
+        try:
+            return finished.get(timeout=0.2)
+        except queue.Empty:
+            continue

@@ -4,6 +4,7 @@ Concurrency is proven with barriers and events (a barrier only opens when both s
 running at once), not with sleeps and timings.
 """
 
+import _thread
 import threading
 from types import SimpleNamespace
 
@@ -140,3 +141,21 @@ def test_on_done_reports_every_stack_including_blocked_ones():
     graph.run(ENV, work, on_done=lambda outcome: seen.append(outcome.key))
 
     assert sorted(seen) == sorted(ENV)
+
+
+def test_ctrl_c_ends_the_run_without_waiting_for_running_stacks():
+    release = threading.Event()
+    still_running = threading.Event()
+
+    def work(key):
+        if key == naming.NETWORK:
+            still_running.set()
+            _thread.interrupt_main()  # what Ctrl-C does to the main thread
+            release.wait(30)  # a stack CloudFormation is still busy with
+
+    with pytest.raises(KeyboardInterrupt):
+        graph.run(ENV, work)
+
+    # run() returned while the stack's thread was still inside work()
+    assert still_running.is_set() and not release.is_set()
+    release.set()
