@@ -117,8 +117,9 @@ def test_params_and_outputs_land_in_the_right_fields():
     service = one(docs, "Service")
     assert service["spec"]["type"] == "LoadBalancer"
     annotations = service["metadata"]["annotations"]
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    assert "service.beta.kubernetes.io/aws-load-balancer-internal" not in annotations
+    assert service["spec"]["externalTrafficPolicy"] == "Local"
 
 
 def test_dev_sets_replicas_and_has_no_autoscaler():
