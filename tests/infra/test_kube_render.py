@@ -89,7 +89,7 @@ def test_params_and_outputs_land_in_the_right_fields():
     job = one(docs, "Job")
     job_pod = job["spec"]["template"]["spec"]
     assert job_pod["serviceAccountName"] == naming.MIGRATE_SERVICE_ACCOUNT
-    assert [c["args"][-1] for c in job_pod["initContainers"] + job_pod["containers"]] == [
+    assert [c["command"][-1] for c in job_pod["initContainers"] + job_pod["containers"]] == [
         "migrate",
         "seed",
     ]
