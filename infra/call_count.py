@@ -1,5 +1,6 @@
 """Count the AWS API calls a command makes (printed after every deploy; a no-op deploy's
-figure is kept in bench/noop_deploy.py). Counted per API call, not per HTTP retry."""
+figure is kept in bench/noop_deploy.py). Counted per API call, not per HTTP retry, on
+botocore's before-parameter-build event (which every call emits, stubbed or not)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ class CallCounter:
 
     def watch_session(self, session: Any) -> None:
         """Count every call of every client the (boto3) session creates from now on."""
-        session.events.register("before-call", self._count)
+        session.events.register("before-parameter-build", self._count)
 
     def watch_client(self, client: Any) -> None:
-        client.meta.events.register("before-call", self._count)
+        client.meta.events.register("before-parameter-build", self._count)
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:

@@ -138,7 +138,9 @@ def deploy(
 
     templates = _render(settings)
     keys = [key for key in selected if key not in skipped]
-    _print_plan(console, settings, identity, keys, skipped, tag=tag, dry_run=dry_run)
+    _print_plan(
+        console, settings, identity, keys, skipped, tag=tag, dry_run=dry_run, app_step=app_step
+    )
 
     outputs = _upstream_outputs(run, keys)
     report = DeployReport(results=[], calls=run.calls)
@@ -363,6 +365,7 @@ def _print_plan(
     *,
     tag: str | None,
     dry_run: bool,
+    app_step: bool,
 ) -> None:
     """Show the plan before doing anything."""
     where = f"account {identity.account_id}, region {settings.region}"
@@ -377,9 +380,9 @@ def _print_plan(
         console.print(f"  step {number}: {names}" + ("  (in parallel)" if len(wave) > 1 else ""))
     for key, why in skipped.items():
         console.print(f"  skip:   {wiring.stack_name(settings, key)} ({why})")
-    if runs_locally(settings):
+    if app_step and runs_locally(settings):
         console.print("  then:   the app as a local process (migrate, seed, serve)")
-    elif tag:
+    elif app_step:
         console.print(f"  then:   Kubernetes apply with image tag {tag}")
 
 
@@ -618,7 +621,7 @@ def bootstrap(
     )
     identity = run.aws.identity()
     templates = _render(settings)
-    _print_plan(console, settings, identity, keys, {}, tag=None, dry_run=dry_run)
+    _print_plan(console, settings, identity, keys, {}, tag=None, dry_run=dry_run, app_step=False)
     results = _deploy_stacks(run, keys, templates, {}, identity)
     summary.print_table(console, "gifstack bootstrap", results)
     console.print(run.calls.describe())
