@@ -14,7 +14,9 @@ for 15 minutes after signing, so we treat it as expired after 14 (as `aws eks ge
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -127,7 +129,13 @@ def _ca_file(certificate_authority: str) -> str:
     handle, path = tempfile.mkstemp(prefix="gifstack-eks-ca-", suffix=".pem")
     with os.fdopen(handle, "wb") as file:  # a public certificate, not a secret
         file.write(pem)
+    atexit.register(_remove, path)
     return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def exec_credential(token: EksToken) -> dict[str, Any]:
