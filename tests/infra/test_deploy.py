@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from rich.console import Console
@@ -413,3 +414,61 @@ def test_a_failed_deploy_exits_1(aws):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "error: deploy --env dev failed" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(aws, console):
+    results = orchestration.bootstrap("dev", yes=True, console=console)
+
+    assert {r.key: r.status for r in results} == {"registry": "created", "ci": "created"}
+    registry = _stack(aws, "gif-registry")
+    assert {t["Key"]: t["Value"] for t in registry["Tags"]}["environment"] == "shared"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in registry["Outputs"]}
+    assert outputs[naming.Outputs.REPOSITORY_URI].endswith("/gif-service")
+
+
+class RecordingEngine:
+    """Records what orchestration hands the engine."""
+
+    seen: ClassVar[list] = []
+
+    def __init__(self, cfn_client, console, options, **_):
+        RecordingEngine.seen.append(("options", options))
+
+    def deploy(self, request):
+        RecordingEngine.seen.append(("deploy", request.name))
+        return StackResult(request.key, request.name, "unchanged", {}, 0.0)
+
+    def recover(self, name, skip):
+        RecordingEngine.seen.append(("recover", name, skip))
+        return StackResult("database", name, "recovered", {}, 0.0, message="rolled back")
+
+    def status(self, name):
+        return None
+
+
+def test_prod_protects_stateful_resources_and_allow_replace_is_passed_on(aws, console):
+    RecordingEngine.seen = []
+
+    orchestration.deploy(
+        "prod", only="network", allow_replace=True, console=console, engine_factory=RecordingEngine
+    )
+
+    options = [item[1] for item in RecordingEngine.seen if item[0] == "options"]
+    assert options and all(o.protect_stateful and o.allow_replace for o in options)
+    assert not any(o.yes for o in options)  # prod still asks (or refuses without a terminal)
+    assert ("deploy", "gif-prod-network") in RecordingEngine.seen
+
+
+def test_recover_hands_the_stack_and_the_resources_to_skip_to_the_engine(aws, console):
+    RecordingEngine.seen = []
+
+    result = orchestration.recover(
+        "dev",
+        "database",
+        skip="Database, DatabaseKey",
+        console=console,
+        engine_factory=RecordingEngine,
+    )
+
+    assert result.status == "recovered"
+    assert ("recover", "gif-dev-database", ["Database", "DatabaseKey"]) in RecordingEngine.seen
