@@ -67,8 +67,13 @@ def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: P
     console.print(f"  applied Job/{escape(name)}: migrate, then seed")
     deadline = job["spec"].get("activeDeadlineSeconds", 600) + JOB_WAIT_GRACE_SECONDS
     started = pacing.clock()
+    last = ""
     while True:
         current = api.get("batch/v1", "Job", name, namespace) or {}
+        state = _job_state(current)
+        if state != last:
+            console.print(f"  [{pacing.clock() - started:5.0f}s] {state}", highlight=False)
+            last = state
         if _condition(current, "Complete"):
             console.print(f"  migration Job {name} completed")
             return
@@ -86,6 +91,14 @@ def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: P
                 "deploy again."
             )
         pacing.sleep(pacing.interval)
+
+
+def _job_state(job: dict[str, Any]) -> str:
+    status = job.get("status") or {}
+    return (
+        f"migration: {status.get('active', 0)} pod(s) running, "
+        f"{status.get('succeeded', 0)} succeeded, {status.get('failed', 0)} failed attempt(s)"
+    )
 
 
 def _wait_gone(api: KubeApi, name: str, namespace: str, pacing: Pacing) -> None:

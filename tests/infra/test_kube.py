@@ -163,6 +163,7 @@ def test_a_failed_migration_stops_before_the_deployment_and_shows_its_logs(clust
     assert "BackoffLimitExceeded" in failure.value.message
     assert "running version keeps serving" in failure.value.message
     text = failure.value.console_text
+    assert "3 failed attempt(s)" in text  # a progress line while it waited
     assert 'ERROR: relation "gifs" already exists' in text
     deployment = controllers.get("apps/v1", "Deployment", "gif-app")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{REPO}:v1"
