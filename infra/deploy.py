@@ -559,6 +559,14 @@ def destroy(
     def destroy_one(key: str) -> StackResult:
         return run.engine().destroy(wiring.stack_name(settings, key))
 
+    if runs_locally(settings):
+        # The local "pod" is the workload: it goes first, as the pods go with the cluster.
+        from infra.local.pod import Pod
+
+        pod = Pod.for_settings(settings)
+        pid = pod.pid()
+        if pod.stop():
+            console.print(f"local pod: stopped (pid {pid}); its data stays in PostgreSQL")
     outcome = graph.run(keys, destroy_one, depends_on=order)
     results = [_as_result(settings, o) for o in outcome.outcomes.values()]
     results += [_skipped(settings, key, why) for key, why in skipped.items()]
