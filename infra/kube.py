@@ -65,6 +65,10 @@ def deploy_workload(
 
     if "replicas" not in deployment["spec"]:
         _keep_autoscaled_replicas(api, deployment, settings.app.replicas)
+    if prune:
+        doomed = kube_apply.prune_candidates(api, docs, namespace)
+        listed = ", ".join(f"{kind}/{name}" for _, kind, name in doomed) or "nothing"
+        console.print(f"prune after a healthy rollout: {escape(listed)}")
     console.print("[bold]kubernetes[/] applying (server-side apply, field manager gifstack)")
     kube_apply.apply_all(api, first, console)
     kube_apply.run_migration(api, job, console, pacing)

@@ -148,6 +148,7 @@ def test_prune_deletes_only_managed_objects_that_are_no_longer_rendered(cluster,
     _, text = deploy(cluster, dev, "v1", controllers)
     names = {cm["metadata"]["name"] for cm in controllers.list("v1", "ConfigMap")}
     assert names == {"someone-elses", "gif-config"}
+    assert "prune after a healthy rollout: ConfigMap/old-config" in text
     assert "pruned ConfigMap/old-config" in text
     # Controller-made children carry our labels but are never pruned.
     assert controllers.list("apps/v1", "ReplicaSet")
