@@ -167,3 +167,15 @@ def test_the_checker_catches_each_control(breakage, control):
     pod = copy.deepcopy(pod)
     breakage(pod, pod["containers"][0])
     assert any(control in violation for violation in restricted_violations(pod))
+
+
+def test_the_source_manifests_are_valid_kubernetes_objects_on_their_own():
+    from infra import kube_checks
+
+    sources = list(kube_render.load_sources().values())
+    assert len(sources) == 11
+    assert kube_checks.validate_docs(sources, params.load("prod").cluster.kubernetes_version) == []
+    templates = [doc["spec"]["template"] for doc in sources if "template" in doc.get("spec", {})]
+    assert len(templates) == 2
+    for template in templates:
+        assert restricted_violations(template["spec"]) == []
