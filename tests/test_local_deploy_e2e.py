@@ -1,5 +1,5 @@
 """End to end, as a user on a fresh clone: `invoke local.up deploy --env local`, a second
-no-op deploy, the app answering /gif, `local.status`, `local.down`.
+no-op deploy, the app answering /gif, `local.status`, `destroy --env local`, `local.down`.
 
 Runs in a throwaway copy of this work tree (tests/support/local_sandbox.py) with free
 ports for the AWS emulator and the app, its own `.local/`, and no AWS credentials.
@@ -73,6 +73,14 @@ def test_local_up_deploy_noop_redeploy_and_down(sandbox):
     status = sandbox.invoke("local.status")
     assert status.returncode == 0, status.output
     assert status.output.count("running") >= 3
+
+    destroyed = sandbox.invoke("destroy", "--env", "local", "--yes")
+
+    assert destroyed.returncode == 0, destroyed.output
+    assert re.search(r"gif-local-network\s+│ deleted", destroyed.output), destroyed.output
+    assert re.search(r"gif-local-database\s+│ deleted", destroyed.output)
+    assert "local pod: stopped" in destroyed.output
+    assert "final snapshot" in destroyed.output
 
     down = sandbox.invoke("local.down")
 
