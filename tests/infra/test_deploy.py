@@ -114,9 +114,18 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert "change sets executed: 0" in _out(console)
 
 
-def test_an_update_executes_a_change_set_only_for_the_stack_that_changed(aws, console, monkeypatch):
+def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
+    aws, console, monkeypatch
+):
     orchestration.deploy("dev", only="network,database", yes=True, console=console)
-    _with_max_storage(monkeypatch, "dev", 200)
+    real = params.load("dev")
+    changed = real.model_copy(
+        update={"database": real.database.model_copy(update={"instance_class": "db.t4g.small"})}
+    )
+    original_load = params.load
+    monkeypatch.setattr(
+        params, "load", lambda name: changed if name == "dev" else original_load(name)
+    )
 
     report = orchestration.deploy("dev", only="network,database", yes=True, console=console)
 
@@ -125,8 +134,10 @@ def test_an_update_executes_a_change_set_only_for_the_stack_that_changed(aws, co
         "database": "updated",
     }
     assert report.executed_change_sets == 1
-    deployed = support.client(aws, "cloudformation").get_template(StackName="gif-dev-database")
-    assert "MaxAllocatedStorage: 200" in deployed["TemplateBody"]
+    database = _stack(aws, "gif-dev-database")
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in database["Parameters"]}
+    assert parameters["DatabaseInstanceClass"] == "db.t4g.small"
+    assert database["StackStatus"] == "UPDATE_COMPLETE"
 
 
 def test_diff_shows_the_change_and_changes_nothing(aws, console, monkeypatch):
@@ -172,11 +183,13 @@ def test_the_database_stack_gets_a_policy_denying_replace_and_delete_of_the_inst
     assert deny["Resource"] == ["LogicalResourceId/Database"]
 
 
-def test_prod_stacks_get_termination_protection_and_destroy_needs_the_exact_name(aws, console):
+def test_prod_stacks_get_protection_and_a_policy_and_destroy_needs_the_exact_name(aws, console):
     orchestration.deploy("prod", only="network,database", yes=True, console=console)
 
     for name in ("gif-prod-network", "gif-prod-database"):
         assert _stack(aws, name)["EnableTerminationProtection"] is True
+    policy = support.client(aws, "cloudformation").get_stack_policy(StackName="gif-prod-database")
+    assert '"Update:Replace"' in policy["StackPolicyBody"]
 
     with pytest.raises(BadInput, match="--confirm gif-prod"):
         orchestration.destroy("prod", console=console)
