@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = ROOT / ".local"
 MARKER = "-m app serve"
 JOB_TIMEOUT_S = 120
-PROBE_TIMEOUT_S = 2  # per request, like the readiness probe's timeoutSeconds
+PROBE_TIMEOUT_S = 3  # per request: the readiness probe's timeoutSeconds (k8s/40-deployment.yaml)
 
 
 @dataclass(frozen=True)
