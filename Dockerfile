@@ -17,8 +17,9 @@ RUN python -m venv --without-pip /opt/venv \
     && pip --python /opt/venv/bin/python install --no-cache-dir --only-binary=:all: \
         --require-hashes -r /tmp/requirements.lock
 COPY app /srv/app
-# Bytecode is compiled here: at run time nothing may be written.
-RUN python -m compileall -q /srv/app /opt/venv/lib
+# Bytecode is compiled here (at run time nothing may be written), checked by hash
+# instead of file times, so the copies below stay valid whatever times they get.
+RUN python -m compileall -q --invalidation-mode unchecked-hash /srv/app /opt/venv/lib
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
