@@ -46,10 +46,25 @@ def use_emulator_credentials() -> None:
 
 
 def patch_moto() -> None:
-    """Make moto's ExecuteChangeSet leave a stack as CloudFormation does.
+    """Close moto's gaps for gifstack's templates, in this process only.
 
-    Call it in the emulator's own process (infra/local/moto.py) before serving.
+    Called by the emulator's own process (infra/local/moto.py) before it serves; each
+    workaround below names its gap and is applied once.
     """
+    for workaround in (
+        _record_what_execute_change_set_applied,
+        _add_update_termination_protection,
+        _accept_kms_key_tags,
+        _complete_the_rds_db_instance,
+        _split_short_getatt_at_first_dot,
+        _report_list_parameters_as_given,
+        _delete_what_moto_leaves_in_a_vpc,
+        _tag_changes_are_changes,
+    ):
+        workaround()
+
+
+def _record_what_execute_change_set_applied() -> None:
     from moto.cloudformation.models import CloudFormationBackend
 
     original = CloudFormationBackend.execute_change_set
@@ -76,13 +91,6 @@ def patch_moto() -> None:
 
     execute_change_set.gifstack_patched = True  # type: ignore[attr-defined]
     CloudFormationBackend.execute_change_set = execute_change_set
-    _add_update_termination_protection()
-    _accept_kms_key_tags()
-    _accept_db_parameter_group_ref()
-    _split_short_getatt_at_first_dot()
-    _report_list_parameters_as_given()
-    _delete_what_moto_leaves_in_a_vpc()
-    _tag_changes_are_changes()
 
 
 def _add_update_termination_protection() -> None:
@@ -125,7 +133,7 @@ def _accept_kms_key_tags() -> None:
     Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
-def _accept_db_parameter_group_ref() -> None:
+def _complete_the_rds_db_instance() -> None:
     """Four gaps of moto 5.2's AWS::RDS::DBInstance in CloudFormation:
     - `!Ref` of an AWS::RDS::DBParameterGroup resolves to moto's object, not the group's
       name, and the instance then fails on `.startswith`: hand it the name, as
