@@ -94,6 +94,13 @@ def db_instance_id(project: str, env: str) -> str:
     return f"{project}-{env}"
 
 
+def boundary_policy_name(project: str) -> str:
+    """`gif-workload-boundary`: the customer managed policy (in the ci stack) that is the
+    permissions boundary of every role the environment stacks create. A fixed name, so the
+    env stacks can build its ARN from the account ID without a cross-stack parameter."""
+    return f"{project}-workload-boundary"
+
+
 def role_name(project: str, env: str | None, purpose: str) -> str:
     """IAM role names all start with the project (`gif-prod-app`, `gif-ci-deploy`), so the CI
     deploy role's iam:PassRole can be limited to this project's roles."""

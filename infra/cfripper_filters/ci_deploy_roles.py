@@ -1,10 +1,21 @@
-"""cfripper exception, one resource wide (cfripper reads every .py in this folder).
+"""cfripper exceptions, each as narrow as cfripper's filter context allows (cfripper reads every
+.py in this folder). Both are about the ci stack (templates/shared/ci.yaml, infra/stacks/ci.py).
 
-gif-ci's PlatformPolicy lets the GitHub deploy role create the env stacks' IAM roles
-(gif-<env>-*), because CloudFormation creates them with the caller's credentials. That is
-iam:PutRolePolicy / AttachRolePolicy / UpdateAssumeRolePolicy, which cfripper's
-PrivilegeEscalationRule lists. The statements are limited to gif-<env>-* role names, and
-AttachRolePolicy to the AWS managed policies the templates use (see infra/stacks/ci.py).
+1. PrivilegeEscalationRule lists iam:AttachRolePolicy, iam:PutRolePolicy and
+   iam:UpdateAssumeRolePolicy whatever their conditions. The deploy role needs them because
+   CloudFormation creates the env stacks' roles with its credentials. They are safe: every role
+   it may reach (gif-<env>-*) is under the permissions boundary gif-workload-boundary, which
+   Put/AttachRolePolicy require (condition iam:PermissionsBoundary), which it may never remove
+   (explicit Deny), and which it can't edit (explicit Deny; the ci stack is not its to deploy).
+   UpdateAssumeRolePolicy has no boundary condition key; a role it re-trusts is still bounded.
+   Allowed only for policy gif-ci-deploy-roles and exactly those three actions: any other
+   dangerous action there, or these anywhere else, still fails.
+
+2. WildcardResourceRule on the boundary itself: a permissions boundary grants nothing, it caps
+   what a role's own policies grant. Its statements EksControlPlane, EksNodes and
+   EksLoadBalancerServiceLinkedRole copy AWS managed policies (AmazonEKSClusterPolicy, the node
+   policies) which grant on "*"; a narrower boundary could break EKS in ways nothing here can
+   test. The boundary's own statements (logs, keys, database, secrets) are scoped and checked.
 """
 
 from cfripper.config.filter import Filter
@@ -12,15 +23,39 @@ from cfripper.model.enums import RuleMode
 
 FILTERS = [
     Filter(
-        reason="gif-ci PlatformPolicy: the deploy role creates the env stacks' gif-<env>-* "
-        "roles through CloudFormation",
+        reason="gif-ci RolesPolicy: the deploy role changes gif-<env>-* roles only under the "
+        "permissions boundary gif-workload-boundary",
         rule_mode=RuleMode.ALLOWED,
         eval={
             "and": [
-                {"eq": [{"ref": "logical_id"}, "PlatformPolicy"]},
-                {"eq": [{"ref": "policy_name"}, "gif-ci-deploy-platform"]},
+                {"eq": [{"ref": "logical_id"}, "RolesPolicy"]},
+                {"eq": [{"ref": "policy_name"}, "gif-ci-deploy-roles"]},
+                {
+                    "eq": [
+                        {"ref": "actions"},
+                        ["iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"],
+                    ]
+                },
             ]
         },
         rules={"PrivilegeEscalationRule"},
-    )
+    ),
+    Filter(
+        reason="gif-workload-boundary: a boundary grants nothing; these statements copy AWS "
+        "managed policies that grant on *",
+        rule_mode=RuleMode.ALLOWED,
+        eval={
+            "and": [
+                {"eq": [{"ref": "logical_id"}, "WorkloadBoundary"]},
+                {"eq": [{"ref": "policy_name"}, "gif-workload-boundary"]},
+                {
+                    "in": [
+                        {"ref": "statement.Sid"},
+                        ["EksControlPlane", "EksNodes", "EksLoadBalancerServiceLinkedRole"],
+                    ]
+                },
+            ]
+        },
+        rules={"WildcardResourceRule"},
+    ),
 ]

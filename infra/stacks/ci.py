@@ -6,6 +6,12 @@ names (stacks, roles, keys, log groups, cluster, repository) in this account and
 CloudFormation creates the environments' resources with the caller's credentials, so the role
 also holds the provisioning permissions of the env stacks. It can't touch the shared stacks
 (gif-ci, gif-registry): it could otherwise widen its own trust or permissions.
+
+IAM roles are the way out of any such scoping (create a role with an admin policy, assume it),
+so this stack also holds the permissions boundary (`gif-workload-boundary`, boundary.py), and
+the deploy role may create or change a role's permissions only when that role has this
+boundary; it may never remove a boundary, nor edit the boundary or its own role and policies.
+This stack must exist before the env stacks (`invoke bootstrap` deploys it first).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from awacs.aws import (
     Action,
     Allow,
     Condition,
+    Deny,
     PolicyDocument,
     Principal,
     Statement,
@@ -28,7 +35,14 @@ from troposphere.iam import ManagedPolicy, OIDCProvider, Role
 from infra import naming
 from infra.naming import Outputs
 from infra.params import Settings, environments
-from infra.stacks.common import StackTemplate, arn, global_arn
+from infra.stacks import boundary
+from infra.stacks.common import (
+    StackTemplate,
+    arn,
+    global_arn,
+    permissions_boundary,
+    skip_checks,
+)
 
 GITHUB = "token.actions.githubusercontent.com"
 GITHUB_GROUP = "GitHub"
@@ -48,10 +62,12 @@ def build(settings: Settings) -> Template:
     stack = StackTemplate(settings, naming.CI, "GitHub OIDC provider and the deploy role.")
     _add_parameters(stack)
     _add_github_provider(stack)
+    _add_workload_boundary(stack)
     role = _add_deploy_role(stack)
     _add_pipeline_policy(stack, role)
     _add_network_policy(stack, role)
     _add_platform_policy(stack, role)
+    _add_roles_policy(stack, role)
     stack.output(
         Outputs.DEPLOY_ROLE_ARN,
         GetAtt(role, "Arn"),
@@ -111,6 +127,29 @@ def _add_github_provider(stack: StackTemplate) -> None:
             ClientIdList=["sts.amazonaws.com"],
             Tags=stack.tags(),
         )
+    )
+
+
+def _add_workload_boundary(stack: StackTemplate) -> None:
+    """The permissions boundary of every env stack role; its name is fixed (naming.py) because
+    the env stacks and the deploy role's conditions spell out its ARN."""
+    policy = stack.add(
+        ManagedPolicy(
+            "WorkloadBoundary",
+            ManagedPolicyName=naming.boundary_policy_name(stack.settings.project),
+            Description="gifstack: the most any role of the environment stacks may ever do",
+            PolicyDocument=boundary.document(stack.settings),
+            # The env stacks' roles name it; they must not lose it with this stack.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    skip_checks(
+        policy,
+        {
+            "CKV_AWS_111": "A permissions boundary grants nothing, it caps the roles' own "
+            "policies; its EKS statements copy AWS managed policies, which grant on *.",
+        },
     )
 
 
@@ -404,42 +443,6 @@ def _add_platform_policy(stack: StackTemplate, role: Role) -> None:
                 Action=_actions("eks", "DescribeAddonVersions"),
                 Resource=["*"],
             ),
-            # The env stacks' roles (gif-<env>-*), attaching only the AWS managed policies the
-            # templates use. Never gif-ci-* (this role itself).
-            Statement(
-                Sid="ManageProjectRoles",
-                Effect=Allow,
-                Action=_actions(
-                    "iam",
-                    "CreateRole DeleteRole GetRole UpdateRole UpdateRoleDescription TagRole "
-                    "UntagRole ListRoleTags PutRolePolicy GetRolePolicy DeleteRolePolicy "
-                    "ListRolePolicies ListAttachedRolePolicies UpdateAssumeRolePolicy "
-                    "DetachRolePolicy",
-                ),
-                Resource=_env_roles(stack),
-            ),
-            Statement(
-                Sid="AttachManagedPoliciesTheTemplatesUse",
-                Effect=Allow,
-                Action=_actions("iam", "AttachRolePolicy"),
-                Resource=_env_roles(stack),
-                Condition=Condition(
-                    StringEquals(
-                        "iam:PolicyARN",
-                        [
-                            Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}")
-                            for name in ATTACHABLE_POLICIES
-                        ],
-                    )
-                ),
-            ),
-            # EKS, RDS monitoring, flow logs and pod identities get the env stacks' roles.
-            Statement(
-                Sid="PassProjectRoles",
-                Effect=Allow,
-                Action=_actions("iam", "PassRole"),
-                Resource=_env_roles(stack),
-            ),
             # The cluster's OIDC provider.
             Statement(
                 Sid="ManageClusterOidcProvider",
@@ -471,6 +474,119 @@ def _add_platform_policy(stack: StackTemplate, role: Role) -> None:
                         ],
                     )
                 ),
+            ),
+        ],
+    )
+
+
+# Role actions that can give a role permissions; IAM checks iam:PermissionsBoundary on each.
+BOUNDED_ROLE_ACTIONS = (
+    "CreateRole",
+    "PutRolePolicy",
+    "DeleteRolePolicy",
+    "DetachRolePolicy",
+    "PutRolePermissionsBoundary",
+)
+# Role actions IAM has no boundary condition key for: they change no role's permissions, and
+# every role they can reach (gif-<env>-*) was created under the boundary, so can't exceed it.
+UNBOUNDED_ROLE_ACTIONS = (
+    "GetRole",
+    "DeleteRole",
+    "UpdateRole",
+    "UpdateRoleDescription",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+    "GetRolePolicy",
+    "ListRolePolicies",
+    "ListAttachedRolePolicies",
+    "UpdateAssumeRolePolicy",
+)
+# Writes that would undo the boundary: never, on any role or policy of this stack.
+ROLE_WRITE_ACTIONS = (
+    "AttachRolePolicy",
+    "DeleteRole",
+    "DeleteRolePermissionsBoundary",
+    "DeleteRolePolicy",
+    "DetachRolePolicy",
+    "PutRolePermissionsBoundary",
+    "PutRolePolicy",
+    "TagRole",
+    "UntagRole",
+    "UpdateAssumeRolePolicy",
+    "UpdateRole",
+    "UpdateRoleDescription",
+)
+
+
+def _add_roles_policy(stack: StackTemplate, role: Role) -> None:
+    """The env stacks' roles (gif-<env>-*, never gif-ci-*), created and changed only under the
+    permissions boundary."""
+    project = stack.settings.project
+    roles = _env_roles(stack)
+    within = permissions_boundary(project)
+    _policy(
+        stack,
+        "RolesPolicy",
+        "roles",
+        role,
+        [
+            Statement(
+                Sid="ChangeRolePermissionsOnlyUnderTheBoundary",
+                Effect=Allow,
+                Action=_actions("iam", " ".join(BOUNDED_ROLE_ACTIONS)),
+                Resource=roles,
+                Condition=Condition(StringEquals("iam:PermissionsBoundary", within)),
+            ),
+            # Only the AWS managed policies the templates use, and only under the boundary.
+            Statement(
+                Sid="AttachTemplatePoliciesOnlyUnderTheBoundary",
+                Effect=Allow,
+                Action=_actions("iam", "AttachRolePolicy"),
+                Resource=roles,
+                Condition=Condition(
+                    StringEquals(
+                        {
+                            "iam:PermissionsBoundary": within,
+                            "iam:PolicyARN": [
+                                Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}")
+                                for name in ATTACHABLE_POLICIES
+                            ],
+                        }
+                    )
+                ),
+            ),
+            Statement(
+                Sid="ManageBoundedRoles",
+                Effect=Allow,
+                Action=_actions("iam", " ".join(UNBOUNDED_ROLE_ACTIONS)),
+                Resource=roles,
+            ),
+            # EKS, RDS monitoring, flow logs and pod identities get the env stacks' roles.
+            Statement(
+                Sid="PassProjectRoles",
+                Effect=Allow,
+                Action=_actions("iam", "PassRole"),
+                Resource=roles,
+            ),
+            # Explicit denies: they hold even if a statement above is ever widened by mistake.
+            Statement(
+                Sid="NeverRemoveABoundary",
+                Effect=Deny,
+                Action=[Action(*a.split(":")) for a in boundary.BOUNDARY_REMOVAL_ACTIONS],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="NeverEditTheBoundaryOrTheDeployPolicies",
+                Effect=Deny,
+                Action=[Action(*a.split(":")) for a in boundary.POLICY_EDIT_ACTIONS],
+                Resource=[within, global_arn("iam", f"policy/{project}-ci-*")],
+            ),
+            Statement(
+                Sid="NeverChangeTheDeployRole",
+                Effect=Deny,
+                Action=_actions("iam", " ".join(ROLE_WRITE_ACTIONS)),
+                Resource=[global_arn("iam", f"role/{naming.role_name(project, None, 'ci-*')}")],
             ),
         ],
     )

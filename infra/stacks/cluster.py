@@ -33,7 +33,7 @@ from troposphere.eks import (
     ScalingConfig,
     UpdateConfig,
 )
-from troposphere.iam import OIDCProvider, Policy, Role
+from troposphere.iam import OIDCProvider, Policy
 from troposphere.kms import Key
 
 from infra import catalog, naming
@@ -43,6 +43,7 @@ from infra.stacks.common import (
     StackTemplate,
     add_kms_key,
     add_log_group,
+    add_role,
     arn,
     logs_may_use_key,
     managed_policy,
@@ -141,33 +142,31 @@ def _add_log_group(stack: StackTemplate, key: Key) -> None:
 
 
 def _add_cluster_role(stack: StackTemplate, key: Key) -> None:
-    stack.add(
-        Role(
-            "ClusterRole",
-            RoleName=_role_name(stack, "cluster"),
-            Description="The EKS control plane manages the cluster's AWS resources.",
-            AssumeRolePolicyDocument=_trust("eks.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy("AmazonEKSClusterPolicy")],
-            Policies=[
-                Policy(
-                    PolicyName="EncryptSecrets",
-                    PolicyDocument=PolicyDocument(
-                        Version="2012-10-17",
-                        Statement=[
-                            Statement(
-                                Effect=Allow,
-                                Action=[
-                                    Action("kms", a)
-                                    for a in ("Encrypt", "Decrypt", "DescribeKey", "CreateGrant")
-                                ],
-                                Resource=[GetAtt(key, "Arn")],
-                            )
-                        ],
-                    ),
-                )
-            ],
-            Tags=stack.tags(),
-        )
+    add_role(
+        stack,
+        "ClusterRole",
+        RoleName=_role_name(stack, "cluster"),
+        Description="The EKS control plane manages the cluster's AWS resources.",
+        AssumeRolePolicyDocument=_trust("eks.amazonaws.com"),
+        ManagedPolicyArns=[managed_policy("AmazonEKSClusterPolicy")],
+        Policies=[
+            Policy(
+                PolicyName="EncryptSecrets",
+                PolicyDocument=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        Statement(
+                            Effect=Allow,
+                            Action=[
+                                Action("kms", a)
+                                for a in ("Encrypt", "Decrypt", "DescribeKey", "CreateGrant")
+                            ],
+                            Resource=[GetAtt(key, "Arn")],
+                        )
+                    ],
+                ),
+            )
+        ],
     )
 
 
@@ -241,19 +240,17 @@ def _add_oidc_provider(stack: StackTemplate) -> None:
 
 
 def _add_node_role(stack: StackTemplate) -> None:
-    stack.add(
-        Role(
-            "NodeRole",
-            RoleName=_role_name(stack, "node"),
-            Description="EKS worker nodes: join the cluster, run the VPC CNI, pull images.",
-            AssumeRolePolicyDocument=_trust("ec2.amazonaws.com", tag_session=False),
-            ManagedPolicyArns=[
-                managed_policy("AmazonEKSWorkerNodePolicy"),
-                managed_policy("AmazonEKS_CNI_Policy"),
-                managed_policy("AmazonEC2ContainerRegistryPullOnly"),
-            ],
-            Tags=stack.tags(),
-        )
+    add_role(
+        stack,
+        "NodeRole",
+        RoleName=_role_name(stack, "node"),
+        Description="EKS worker nodes: join the cluster, run the VPC CNI, pull images.",
+        AssumeRolePolicyDocument=_trust("ec2.amazonaws.com", tag_session=False),
+        ManagedPolicyArns=[
+            managed_policy("AmazonEKSWorkerNodePolicy"),
+            managed_policy("AmazonEKS_CNI_Policy"),
+            managed_policy("AmazonEC2ContainerRegistryPullOnly"),
+        ],
     )
 
 

@@ -16,6 +16,7 @@ from awacs.aws import (
     StringEquals,
 )
 from troposphere import AccountId, AWSObject, GetAtt, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere.iam import Role
 from troposphere.kms import Alias, Key
 from troposphere.logs import LogGroup
 
@@ -137,6 +138,25 @@ def arn(service: str, resource: str) -> Sub:
 def global_arn(service: str, resource: str) -> Sub:
     """An ARN of a global service (IAM): no region."""
     return Sub(f"arn:${{AWS::Partition}}:{service}::${{AWS::AccountId}}:{resource}")
+
+
+def permissions_boundary(project: str) -> Sub:
+    """ARN of the permissions boundary (the ci stack's `gif-workload-boundary` policy), built
+    from the account ID so env stacks need no parameter for it; the ci stack comes first."""
+    return global_arn("iam", f"policy/{naming.boundary_policy_name(project)}")
+
+
+def add_role(stack: StackTemplate, logical_id: str, **properties: Any) -> Role:
+    """An environment's IAM role, always under the permissions boundary: the CI deploy role
+    may create roles only with it (see infra/stacks/ci.py and boundary.py)."""
+    return stack.add(
+        Role(
+            logical_id,
+            **properties,
+            PermissionsBoundary=permissions_boundary(stack.settings.project),
+            Tags=stack.tags(),
+        )
+    )
 
 
 def managed_policy(name: str) -> Sub:

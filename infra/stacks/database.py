@@ -8,7 +8,6 @@ from __future__ import annotations
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, Ref, Template
-from troposphere.iam import Role
 from troposphere.kms import Key
 from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup, MasterUserSecret
 
@@ -19,6 +18,7 @@ from infra.stacks.common import (
     StackTemplate,
     add_kms_key,
     add_log_group,
+    add_role,
     arn,
     logs_may_use_key,
     managed_policy,
@@ -133,25 +133,23 @@ def _add_parameter_group(stack: StackTemplate) -> None:
 
 def _add_monitoring_role(stack: StackTemplate) -> None:
     """Enhanced Monitoring (OS metrics every 60 s) publishes through this role."""
-    stack.add(
-        Role(
-            "MonitoringRole",
-            RoleName=naming.role_name(stack.settings.project, stack.settings.env, "rds-monitoring"),
-            Description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs.",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "monitoring.rds.amazonaws.com"),
-                        Action=[AssumeRole],
-                        Condition=same_account(),
-                    )
-                ],
-            ),
-            ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
-            Tags=stack.tags(),
-        )
+    add_role(
+        stack,
+        "MonitoringRole",
+        RoleName=naming.role_name(stack.settings.project, stack.settings.env, "rds-monitoring"),
+        Description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs.",
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(
+                    Effect=Allow,
+                    Principal=Principal("Service", "monitoring.rds.amazonaws.com"),
+                    Action=[AssumeRole],
+                    Condition=same_account(),
+                )
+            ],
+        ),
+        ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
     )
 
 

@@ -26,7 +26,7 @@ from troposphere.ec2 import (
     SubnetRouteTableAssociation,
     VPCGatewayAttachment,
 )
-from troposphere.iam import Policy, Role
+from troposphere.iam import Policy
 
 from infra import naming
 from infra.naming import Outputs
@@ -35,6 +35,7 @@ from infra.stacks.common import (
     StackTemplate,
     add_kms_key,
     add_log_group,
+    add_role,
     arn,
     logs_may_use_key,
     same_account,
@@ -235,42 +236,40 @@ def _add_flow_logs(stack: StackTemplate, net: _Network) -> None:
         [logs_may_use_key(arn("logs", f"log-group:{name}"))],
     )
     group = add_log_group(stack, "FlowLogGroup", name, Ref("FlowLogRetentionDays"), key)
-    role = stack.add(
-        Role(
-            "FlowLogRole",
-            RoleName=naming.role_name(stack.settings.project, stack.settings.env, "flow-logs"),
-            Description="VPC Flow Logs writes to the flow log group (and nothing else).",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "vpc-flow-logs.amazonaws.com"),
-                        Action=[AssumeRole],
-                        Condition=same_account(),
-                    )
-                ],
-            ),
-            Policies=[
-                Policy(
-                    PolicyName="WriteFlowLogs",
-                    PolicyDocument=PolicyDocument(
-                        Version="2012-10-17",
-                        Statement=[
-                            Statement(
-                                Effect=Allow,
-                                Action=[CreateLogStream, PutLogEvents, DescribeLogStreams],
-                                Resource=[
-                                    GetAtt(group, "Arn"),
-                                    Sub("${Group}:log-stream:*", Group=GetAtt(group, "Arn")),
-                                ],
-                            )
-                        ],
-                    ),
+    role = add_role(
+        stack,
+        "FlowLogRole",
+        RoleName=naming.role_name(stack.settings.project, stack.settings.env, "flow-logs"),
+        Description="VPC Flow Logs writes to the flow log group (and nothing else).",
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(
+                    Effect=Allow,
+                    Principal=Principal("Service", "vpc-flow-logs.amazonaws.com"),
+                    Action=[AssumeRole],
+                    Condition=same_account(),
                 )
             ],
-            Tags=stack.tags(),
-        )
+        ),
+        Policies=[
+            Policy(
+                PolicyName="WriteFlowLogs",
+                PolicyDocument=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        Statement(
+                            Effect=Allow,
+                            Action=[CreateLogStream, PutLogEvents, DescribeLogStreams],
+                            Resource=[
+                                GetAtt(group, "Arn"),
+                                Sub("${Group}:log-stream:*", Group=GetAtt(group, "Arn")),
+                            ],
+                        )
+                    ],
+                ),
+            )
+        ],
     )
     stack.add(
         FlowLog(

@@ -11,12 +11,12 @@ from awacs.secretsmanager import DescribeSecret, GetSecretValue
 from awacs.sts import AssumeRole, TagSession
 from troposphere import AccountId, GetAtt, Ref, Sub, Template
 from troposphere.eks import PodIdentityAssociation
-from troposphere.iam import Policy, Role
+from troposphere.iam import Policy
 
 from infra import naming
 from infra.naming import Outputs
 from infra.params import Settings
-from infra.stacks.common import StackTemplate, arn
+from infra.stacks.common import StackTemplate, add_role, arn
 
 CLUSTER_GROUP = "Cluster (from the cluster stack)"
 DATABASE_GROUP = "Database (from the database stack)"
@@ -97,15 +97,13 @@ def _role(
     description: str,
     policy: Policy,
 ):
-    return stack.add(
-        Role(
-            logical_id,
-            RoleName=naming.role_name(stack.settings.project, stack.settings.env, purpose),
-            Description=description,
-            AssumeRolePolicyDocument=_pod_trust(service_account),
-            Policies=[policy],
-            Tags=stack.tags(),
-        )
+    return add_role(
+        stack,
+        logical_id,
+        RoleName=naming.role_name(stack.settings.project, stack.settings.env, purpose),
+        Description=description,
+        AssumeRolePolicyDocument=_pod_trust(service_account),
+        Policies=[policy],
     )
 
 

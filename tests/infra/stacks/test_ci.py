@@ -50,32 +50,41 @@ def test_trust_admits_only_the_default_branch_and_production_environment():
     assert props(template, "GitHubOidcProvider")["Url"] == f"https://{GITHUB}"
 
 
+def deploy_role_statements(template: dict, effect: str = "Allow") -> list[tuple[str, dict]]:
+    """(policy, statement) of the policies attached to the deploy role (not the boundary)."""
+    found = []
+    for where, document in policy_documents(template):
+        resource = template["Resources"][where.split("/")[0]]
+        if {"Ref": "DeployRole"} not in resource["Properties"].get("Roles", []):
+            continue
+        found += [(where, s) for s in statements(document) if s["Effect"] == effect]
+    return found
+
+
 def test_deploy_role_cannot_change_the_shared_stacks_or_its_own_role():
     template = built()
-    for where, document in policy_documents(template):
-        for statement in statements(document):
-            actions = as_list(statement["Action"])
-            for resource in as_list(statement["Resource"]):
-                text = resolve(resource, template)
-                writes_stacks = any(
-                    a.startswith("cloudformation:") and a != "cloudformation:DescribeStacks"
-                    for a in actions
-                )
-                if writes_stacks:
-                    assert re.search(r":stack/gif-(dev|prod)-\*/\*$", text), (where, text)
-                if actions == ["iam:CreateServiceLinkedRole"]:
-                    assert text.endswith(":role/aws-service-role/*")
-                    assert statement["Condition"]["StringEquals"]["iam:AWSServiceName"]
-                elif any(a.startswith("iam:") and "Role" in a for a in actions):
-                    assert re.search(r":role/gif-(dev|prod)-\*$", text), (where, text)
+    for where, statement in deploy_role_statements(template):
+        actions = as_list(statement["Action"])
+        for resource in as_list(statement["Resource"]):
+            text = resolve(resource, template)
+            writes_stacks = any(
+                a.startswith("cloudformation:") and a != "cloudformation:DescribeStacks"
+                for a in actions
+            )
+            if writes_stacks:
+                assert re.search(r":stack/gif-(dev|prod)-\*/\*$", text), (where, text)
+            if actions == ["iam:CreateServiceLinkedRole"]:
+                assert text.endswith(":role/aws-service-role/*")
+                assert statement["Condition"]["StringEquals"]["iam:AWSServiceName"]
+            elif any(a.startswith("iam:") and "Role" in a for a in actions):
+                assert re.search(r":role/gif-(dev|prod)-\*$", text), (where, text)
 
 
 def test_pass_role_and_attach_policy_are_limited():
     template = built()
     found = {}
-    for _, document in policy_documents(template):
-        for statement in statements(document):
-            found.update({a: statement for a in as_list(statement["Action"])})
+    for _, statement in deploy_role_statements(template):
+        found.update({a: statement for a in as_list(statement["Action"])})
     pass_role = found["iam:PassRole"]
     assert [resolve(r, template).split(":role/")[1] for r in pass_role["Resource"]] == [
         "gif-dev-*",
