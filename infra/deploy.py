@@ -149,15 +149,19 @@ def deploy(
     report.results.sort(key=lambda result: graph.run_order(naming.ENV_STACKS).index(result.key))
     failed = [result for result in report.results if result.status in ("failed", "not run")]
 
+    app_error: GifstackError | None = None
     if not failed and app_step:
-        if local:
-            from infra.local import pod
+        try:
+            if local:
+                from infra.local import pod
 
-            report.app_url = pod.deploy(
-                settings, database_url, console, dry_run=dry_run, **_local_dir(local_dir)
-            ).url
-        else:
-            report.app_url = _kube_step(run, settings, outputs, tag, dry_run=dry_run)
+                report.app_url = pod.deploy(
+                    settings, database_url, console, dry_run=dry_run, **_local_dir(local_dir)
+                ).url
+            else:
+                report.app_url = _kube_step(run, settings, outputs, tag, dry_run=dry_run)
+        except GifstackError as exc:  # the stacks' summary still gets printed first
+            app_error = exc
 
     title = f"gifstack deploy --env {env}" + (" (dry run)" if dry_run else "")
     summary.print_table(console, title, report.results)
@@ -165,11 +169,17 @@ def deploy(
     console.print(calls_line)
     if report.app_url:
         console.print(f"app: [bold]{report.app_url}[/]")
+    footer = calls_line
+    if app_error is not None:
+        step = "local pod" if local else "Kubernetes step"
+        footer += f"\n\nThe {step} failed: {summary.first_line(app_error.message)}"
     summary.write_step_summary(
-        summary.markdown(title, report.results, app_url=report.app_url, footer=calls_line)
+        summary.markdown(title, report.results, app_url=report.app_url, footer=footer)
     )
     if failed:
         raise _failure(failed, env)
+    if app_error is not None:
+        raise app_error
     return report
 
 

@@ -485,3 +485,22 @@ def test_recover_hands_the_stack_and_the_resources_to_skip_to_the_engine(aws, co
 
     assert result.status == "recovered"
     assert ("recover", "gif-dev-database", ["Database", "DatabaseKey"]) in RecordingEngine.seen
+
+
+def test_a_failed_kubernetes_step_still_prints_the_stacks_summary(
+    aws, image_in_ecr, console, monkeypatch, tmp_path
+):
+    step_summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+
+    def deploy_workload(*args, **kwargs):
+        raise OperationFailed("rollout of deployment gif-app timed out")
+
+    monkeypatch.setattr("infra.kube.deploy_workload", deploy_workload)
+    factory, _ = _fake_engines(fail=set())
+
+    with pytest.raises(OperationFailed, match="rollout of deployment gif-app timed out"):
+        orchestration.deploy("dev", image_tag="v1", console=console, engine_factory=factory)
+
+    assert "gif-dev-workload" in _out(console)  # the table came first
+    assert "The Kubernetes step failed: rollout of deployment gif-app" in step_summary.read_text()
