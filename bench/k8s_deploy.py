@@ -59,7 +59,7 @@ def main() -> None:
         pacing = Pacing(interval=0, sleep=controllers.step)
         quiet = Console(file=open("/dev/null", "w"))  # noqa: SIM115
         for label, tag in (("first deploy", "v1"), ("same tag again", "v1"), ("new tag", "v2")):
-            before = len(cluster.emulator._requests)
+            before = len(cluster.emulator.log)
             started = time.perf_counter()
             kube.deploy_workload(
                 settings,
@@ -72,7 +72,7 @@ def main() -> None:
             took = time.perf_counter() - started
             requests = [
                 r
-                for r in cluster.emulator._requests[before:]
+                for r in cluster.emulator.log[before:]
                 if r.headers.get("User-Agent") != CONTROLLERS_USER_AGENT
             ]
             print(

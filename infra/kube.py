@@ -65,6 +65,7 @@ def deploy_workload(
 
     if "replicas" not in deployment["spec"]:
         _keep_autoscaled_replicas(api, deployment, settings.app.replicas)
+    doomed: list[tuple[str, str, str]] = []
     if prune:
         doomed = kube_apply.prune_candidates(api, docs, namespace)
         listed = ", ".join(f"{kind}/{name}" for _, kind, name in doomed) or "nothing"
@@ -75,7 +76,7 @@ def deploy_workload(
     kube_apply.apply_all(api, rest, console)
     _roll_out(api, deployment, console, pacing, rollback=rollback)
     if prune:
-        kube_apply.prune(api, docs, namespace, console)
+        kube_apply.prune(api, docs, namespace, console, doomed)
     return _url(api, namespace, console)
 
 

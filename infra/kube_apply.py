@@ -140,9 +140,19 @@ def prune_candidates(
     return found
 
 
-def prune(api: KubeApi, docs: list[dict[str, Any]], namespace: str, console: Console) -> list[str]:
+def prune(
+    api: KubeApi,
+    docs: list[dict[str, Any]],
+    namespace: str,
+    console: Console,
+    candidates: list[tuple[str, str, str]] | None = None,
+) -> list[str]:
+    """Delete the candidates (default: found now); pass the list shown in the plan so exactly
+    what the plan said goes."""
     pruned = []
-    for api_version, kind, name in prune_candidates(api, docs, namespace):
+    if candidates is None:
+        candidates = prune_candidates(api, docs, namespace)
+    for api_version, kind, name in candidates:
         api.delete(api_version, kind, name, namespace)
         pruned.append(f"{kind}/{name}")
         console.print(f"  pruned {escape(kind)}/{escape(name)} (no longer rendered)")

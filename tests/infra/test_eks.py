@@ -123,11 +123,11 @@ def test_the_api_client_sends_the_token_and_refreshes_it_in_memory(session):
         api = KubeApi(eks.api_client(cluster.url, FAKE_CA.decode(), tokens))
         api.get("v1", "Namespace", "gif")
         first_token = tokens.current()
-        first = cluster.emulator._requests[-1].headers["Authorization"]
+        first = cluster.emulator.log[-1].headers["Authorization"]
         clock.advance(minutes=14)
         api.get("v1", "Namespace", "gif")
         second_token = tokens.current()
-        second = cluster.emulator._requests[-1].headers["Authorization"]
+        second = cluster.emulator.log[-1].headers["Authorization"]
     assert first == f"Bearer {first_token.value}"
     # Re-signed before the request (the URL itself may be byte-identical within one second).
     assert second_token.expires_at == first_token.expires_at + datetime.timedelta(minutes=14)

@@ -61,7 +61,7 @@ def applied(cluster) -> list[tuple[str, str]]:
     """(resource plural, name) of every server-side apply the emulator received, in order."""
     return [
         (request.resource.plural, request.name)
-        for request in cluster.emulator._requests
+        for request in cluster.emulator.log
         if request.method == "PATCH"
         and request.headers.get("Content-Type", "").startswith("application/apply-patch")
     ]
@@ -86,14 +86,14 @@ def test_deploy_applies_in_order_with_field_manager_waits_and_returns_url(cluste
         ("networkpolicies", "gif-app"),
         ("networkpolicies", "gif-migrate"),
     ]
-    for request in cluster.emulator._requests:
+    for request in cluster.emulator.log:
         if request.method == "PATCH" and "apply-patch" in request.headers.get("Content-Type", ""):
             assert request.params["fieldManager"] == "gifstack"
             assert request.params["force"] == "true"
     # The Deployment was applied only after the Job had completed.
     requests = [
         (r.method, r.resource and r.resource.plural, r.name, r.subresource)
-        for r in cluster.emulator._requests
+        for r in cluster.emulator.log
     ]
     job_done = requests.index(("PATCH", "jobs", job, "status"))
     deployment_applied = next(
@@ -245,11 +245,11 @@ def test_no_url_until_the_load_balancer_has_a_hostname(cluster, dev):
 
 def test_dry_run_shows_the_plan_and_sends_nothing(cluster, dev):
     controllers = Controllers(cluster)
-    before = len(cluster.emulator._requests)
+    before = len(cluster.emulator.log)
     url, text = deploy(cluster, dev, "v1", controllers, dry_run=True)
 
     assert url is None
-    assert len(cluster.emulator._requests) == before
+    assert len(cluster.emulator.log) == before
     assert "Deployment/gif-app" in text and f"{REPO}:v1" in text
     assert "dry run: nothing applied" in text
 
@@ -337,7 +337,7 @@ def test_without_a_client_it_signs_in_to_the_cluster_named_by_the_stack_outputs(
     assert url == f"http://{LB}/"
     ours = [
         request.headers["Authorization"]
-        for request in cluster.emulator._requests
+        for request in cluster.emulator.log
         if request.headers.get("User-Agent") != "gifstack-test-controllers"
     ]
     assert ours and all(value.startswith("Bearer k8s-aws-v1.") for value in ours)

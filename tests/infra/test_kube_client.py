@@ -40,7 +40,7 @@ def test_apply_creates_then_updates_with_our_field_manager(cluster):
 
     stored = api.get("v1", "ConfigMap", "gif-config", "gif")
     assert stored["data"] == {"LOG_LEVEL": "debug"}
-    applies = [r for r in cluster.emulator._requests if r.method == "PATCH"]
+    applies = [r for r in cluster.emulator.log if r.method == "PATCH"]
     assert len(applies) == 2
     for request in applies:
         assert request.headers["Content-Type"] == "application/apply-patch+yaml"
