@@ -346,3 +346,25 @@ def test_without_a_client_it_signs_in_to_the_cluster_named_by_the_stack_outputs(
 def test_missing_cluster_outputs_say_which_stack_to_deploy(dev):
     with pytest.raises(BadInput, match=r"ClusterEndpoint.*gif-dev-cluster"):
         kube.deploy_workload(dev, outputs(dev), "v1", console=Console())
+
+
+def test_no_secret_reaches_the_cluster_or_the_output(cluster, dev):
+    sentinel = "s3cr3t-Sentinel-Value-0f9e"
+    values = {**outputs(dev), "DatabaseMasterPassword": sentinel, "Other": sentinel}
+    controllers = Controllers(cluster)
+    console = Console(record=True, width=220)
+    kube.deploy_workload(
+        dev,
+        values,
+        "v1",
+        console=console,
+        api_client=cluster.api_client(),
+        pacing=Pacing(0, controllers.step),
+    )
+    assert sentinel not in console.export_text()
+    sent = [request.text for request in cluster.emulator.log]
+    assert sent and not any(sentinel in text for text in sent)
+    assert not any(
+        request.resource and request.resource.plural == "secrets"
+        for request in cluster.emulator.log
+    )
