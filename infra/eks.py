@@ -224,6 +224,7 @@ def default_kubeconfig_path() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """`python -m infra.eks token --cluster NAME --region REGION`: the kubeconfig exec plugin."""
     import boto3  # here, so importing this module stays cheap
+    from botocore.exceptions import BotoCoreError
 
     parser = argparse.ArgumentParser(prog="python -m infra.eks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -231,15 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--cluster", required=True, help="EKS cluster name.")
     token.add_argument("--region", required=True, help="The cluster's AWS region.")
     parsed = parser.parse_args(argv)
-    session = boto3.Session(region_name=parsed.region)
-    if session.get_credentials() is None:
-        print(
-            "error: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-            "AWS_SECRET_ACCESS_KEY (run `aws sso login` for SSO profiles).",
-            file=sys.stderr,
-        )
+    try:
+        session = boto3.Session(region_name=parsed.region)
+        credentials = session.get_credentials()
+        if credentials is None:
+            print(
+                "error: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY (run `aws sso login` for SSO profiles).",
+                file=sys.stderr,
+            )
+            return 2
+        value = get_token(sts_client(session, parsed.region), parsed.cluster)
+    except BotoCoreError as exc:  # e.g. an unknown AWS_PROFILE, an expired SSO session
+        print(f"error: cannot sign an EKS token: {exc}", file=sys.stderr)
         return 2
-    value = get_token(sts_client(session, parsed.region), parsed.cluster)
     print(json.dumps(exec_credential(value)))
     return 0
 

@@ -229,3 +229,16 @@ def test_the_exec_plugin_without_credentials_says_so(tmp_path):
     assert result.returncode == 2
     assert "no AWS credentials found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_exec_plugin_with_an_unknown_profile_says_so(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.eks", "token", "--cluster", "c", "--region", "eu-west-1"],
+        env=_plugin_env(tmp_path, AWS_PROFILE="nope"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "error: cannot sign an EKS token" in result.stderr and "nope" in result.stderr
+    assert "Traceback" not in result.stderr
