@@ -135,3 +135,14 @@ def test_the_render_task_offline_exits_zero_and_a_bad_tag_exits_two_without_trac
     unknown = invoke("k8s.render", "--env", "staging", "--offline")
     assert unknown.returncode == 2
     assert "unknown environment 'staging'" in unknown.stderr
+
+
+def test_apply_dry_run_reads_the_stacks_and_shows_the_plan(stacks):
+    console = Console(record=True, width=200)
+    url = kube_commands.apply(
+        "dev", image_tag="abc", prune=False, rollback=True, dry_run=True, console=console
+    )
+    text = console.export_text()
+    assert url is None
+    assert "123456789012.dkr.ecr.eu-west-1.amazonaws.com/gif:abc" in text
+    assert "prune: off" in text and "dry run: nothing applied" in text
