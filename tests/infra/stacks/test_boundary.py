@@ -121,6 +121,28 @@ def test_the_boundary_lets_the_aws_managed_policies_do_all_they_grant():
                     )
 
 
+def test_the_boundary_grants_on_star_only_what_aws_managed_policies_grant_on_star():
+    policies = json.loads(aws_managed_policies_data)
+    aws_star = {
+        (action, json.dumps(statement.get("Condition", {}), sort_keys=True))
+        for name in ci.ATTACHABLE_POLICIES
+        for statement in statements(policies[name.rsplit("/", 1)[-1]]["Document"])
+        if "*" in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+    }
+    star_statements = 0
+    for statement in statements(the_boundary()):
+        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
+            assert as_list(statement["Resource"]) == ["*"]
+            condition = json.dumps(statement.get("Condition", {}), sort_keys=True)
+            for action in as_list(statement["Action"]):
+                assert (action, condition) in aws_star or (action, "{}") in aws_star, (
+                    f"{statement['Sid']}: {action} on * is not an AWS managed policy's grant"
+                )
+            star_statements += 1
+    assert star_statements == 3
+
+
 def _concrete(value, template: dict) -> str:
     """A role policy's resource as deployed, with example values for wired parameters."""
     if isinstance(value, dict) and set(value) == {"Ref"}:

