@@ -113,3 +113,48 @@ def test_a_missing_tool_is_a_clear_failure_not_a_skip(monkeypatch):
     monkeypatch.setattr(lint.shutil, "which", lambda name: None)
     with pytest.raises(lint.OperationFailed, match="no-such-linter is not installed"):
         lint.tool("no-such-linter")
+
+
+# The cfripper exceptions (infra/cfripper_filters/) are narrow: the same names with one more
+# dangerous action, or a wildcard statement that is not a copy of an AWS managed policy, fail.
+WIDENED_CI_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  RolesPolicy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: gif-ci-deploy-roles
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+        - Sid: ChangeRolePermissionsOnlyUnderTheBoundary
+          Effect: Allow
+          Action: [iam:AttachRolePolicy, iam:PutRolePolicy, iam:UpdateAssumeRolePolicy,
+                   iam:CreatePolicyVersion]
+          Resource: arn:aws:iam::123456789012:role/gif-prod-*
+  WorkloadBoundary:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: gif-workload-boundary
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+        - Sid: EksNodes
+          Effect: Allow
+          Action: [ecr:BatchGetImage]
+          Resource: '*'
+        - Sid: SomethingElse
+          Effect: Allow
+          Action: [s3:PutObject]
+          Resource: '*'
+"""
+
+
+def test_the_cfripper_exceptions_do_not_cover_more_than_they_say(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "ci.yaml").write_text(WIDENED_CI_TEMPLATE)
+    found = lint._cfripper(lint.LintTargets(root=ROOT, template_dir=tmp_path, regions=()))
+    assert any("PrivilegeEscalationRule" in f and "iam:CreatePolicyVersion" in f for f in found)
+    wildcard = [f for f in found if "WildcardResourceRule" in f]
+    assert any("s3:PutObject" in f for f in wildcard), found
+    assert not any("ecr:BatchGetImage" in f for f in wildcard), found  # the copied statement
