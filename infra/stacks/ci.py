@@ -488,7 +488,8 @@ BOUNDED_ROLE_ACTIONS = (
     "PutRolePermissionsBoundary",
 )
 # Role actions IAM has no boundary condition key for: they change no role's permissions, and
-# every role they can reach (gif-<env>-*) was created under the boundary, so can't exceed it.
+# every role they can reach (gif-<env>-*) is created under the boundary (roles from before it
+# existed get it on their next deploy), so a re-trusted role still can't exceed it.
 UNBOUNDED_ROLE_ACTIONS = (
     "GetRole",
     "DeleteRole",
@@ -502,7 +503,7 @@ UNBOUNDED_ROLE_ACTIONS = (
     "ListAttachedRolePolicies",
     "UpdateAssumeRolePolicy",
 )
-# Writes that would undo the boundary: never, on any role or policy of this stack.
+# Every write to a role: denied outright on the deploy role itself.
 ROLE_WRITE_ACTIONS = (
     "AttachRolePolicy",
     "DeleteRole",
@@ -556,6 +557,7 @@ def _add_roles_policy(stack: StackTemplate, role: Role) -> None:
                     )
                 ),
             ),
+            # Read, retrust, retag, delete: see UNBOUNDED_ROLE_ACTIONS.
             Statement(
                 Sid="ManageBoundedRoles",
                 Effect=Allow,
