@@ -4,6 +4,8 @@ a managed node group in the private subnets (IMDSv2, encrypted gp3) and the core
 
 from __future__ import annotations
 
+import json
+
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole, TagSession
 from troposphere import GetAtt, Ref, Template
@@ -56,6 +58,8 @@ LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Installed before the nodes (they need networking to become Ready); CoreDNS after them.
 NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 LATE_ADDONS = ("coredns",)
+# The VPC CNI enforces Kubernetes NetworkPolicy only when asked to (k8s/ ships policies).
+ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
 
 
@@ -324,6 +328,8 @@ def _add_node_group(stack: StackTemplate) -> None:
 def _add_addons(stack: StackTemplate, names: tuple[str, ...], after: str | None = None) -> None:
     for name in names:
         extra = {"DependsOn": after} if after else {}
+        if name in ADDON_CONFIGURATION:
+            extra["ConfigurationValues"] = json.dumps(ADDON_CONFIGURATION[name], sort_keys=True)
         stack.add(
             Addon(
                 _addon_id(name),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.stacks import cluster
@@ -98,6 +100,13 @@ def test_addons_and_their_order_around_the_nodes():
         names["eks-pod-identity-agent"],
     }
     assert addons[names["coredns"]]["DependsOn"] == "NodeGroup"
+
+
+def test_vpc_cni_enforces_network_policies():
+    # k8s/ ships NetworkPolicies; without this setting EKS would store but not enforce them.
+    addons = of_type(built("prod"), "AWS::EKS::Addon")
+    cni = next(a for a in addons.values() if a["Properties"]["AddonName"] == "vpc-cni")
+    assert json.loads(cni["Properties"]["ConfigurationValues"]) == {"enableNetworkPolicy": "true"}
 
 
 def test_prod_cluster_has_deletion_protection_dev_does_not():
