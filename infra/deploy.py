@@ -138,6 +138,8 @@ def deploy(
 
     templates = _render(settings)
     keys = [key for key in selected if key not in skipped]
+    if keys and not local:
+        _require_bootstrap(run, settings, dry_run=dry_run)
     _print_plan(
         console, settings, identity, keys, skipped, tag=tag, dry_run=dry_run, app_step=app_step
     )
@@ -306,6 +308,24 @@ def _failure(failed: list[StackResult], env: str) -> GifstackError:
     if errors and all(isinstance(error, BadInput) for error in errors):
         return BadInput(message)
     return OperationFailed(message)
+
+
+def _require_bootstrap(run: Orchestration, settings: Settings, *, dry_run: bool) -> None:
+    """Every IAM role of the env stacks has the permissions boundary that the account-wide
+    gif-ci stack holds; without it CloudFormation would fail on the first role, midway."""
+    ci = naming.stack_name(settings.project, settings.env, naming.CI)
+    if run.engine().status(ci) is not None:
+        return
+    boundary = naming.boundary_policy_name(settings.project)
+    message = (
+        f"the account-wide stack {ci} does not exist in region {settings.region} of this "
+        f"account; it holds the permissions boundary {boundary} that every role of the env "
+        f"stacks needs. Run `invoke bootstrap --env {settings.env}` once (with admin rights), "
+        "then deploy again."
+    )
+    if not dry_run:
+        raise BadInput(message)
+    run.console.print(Text(f"warning: {message}", style="yellow"))
 
 
 def _checked_image_tag(aws: Aws, settings: Settings, image_tag: str | None) -> str:

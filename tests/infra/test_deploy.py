@@ -37,7 +37,7 @@ def emulator():
 
 
 @pytest.fixture
-def aws(emulator, monkeypatch, tmp_path):
+def emulated(emulator, monkeypatch):
     """A clean emulator that boto3 reaches through AWS_ENDPOINT_URL, dummy credentials."""
     support.reset(emulator)
     for name in list(os.environ):
@@ -47,6 +47,28 @@ def aws(emulator, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     return emulator
+
+
+BOUNDARY_ONLY = """
+Resources:
+  Boundary:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: gif-workload-boundary
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Action: "ec2:Describe*", Resource: "*"}]
+"""
+
+
+@pytest.fixture
+def aws(emulated):
+    """An account after `invoke bootstrap`: a gif-ci stack with the permissions boundary
+    (only the part the env stacks depend on; the full stack is tested by bootstrap)."""
+    support.client(emulated, "cloudformation").create_stack(
+        StackName="gif-ci", TemplateBody=BOUNDARY_ONLY
+    )
+    return emulated
 
 
 @pytest.fixture
@@ -157,10 +179,13 @@ def test_diff_shows_the_change_and_changes_nothing(aws, console, monkeypatch):
     assert [c for c in pending if c["ExecutionStatus"] == "AVAILABLE"] == []
 
 
-def test_dry_run_on_an_empty_account_plans_and_creates_nothing(aws, console):
+def test_dry_run_on_an_empty_account_plans_and_creates_nothing(emulated, console):
+    aws = emulated
     report = orchestration.deploy(
         "dev", only="network,database", dry_run=True, yes=True, console=console
     )
+
+    assert "warning: the account-wide stack gif-ci does not exist" in _out(console)
 
     statuses = {r.key: (r.status, r.message) for r in report.results}
     assert statuses["network"][0] == "planned"
@@ -214,7 +239,7 @@ def test_destroy_deletes_in_reverse_order_and_names_the_final_snapshot(aws, cons
     assert "--db-instance-identifier gif-dev" in text
     assert "region eu-west-1" in text
     stacks = support.client(aws, "cloudformation").list_stacks()["StackSummaries"]
-    assert {s["StackStatus"] for s in stacks} == {"DELETE_COMPLETE"}
+    assert {s["StackStatus"] for s in stacks if s["StackName"] != "gif-ci"} == {"DELETE_COMPLETE"}
 
 
 def test_destroy_without_a_terminal_and_without_yes_refuses(aws, console):
@@ -227,7 +252,7 @@ def test_status_lists_every_stack_and_its_outputs(aws, console):
 
     found = orchestration.status("dev", console=console)
 
-    assert [stack.name for stack in found] == ["gif-dev-network", "gif-dev-database"]
+    assert [stack.name for stack in found] == ["gif-dev-network", "gif-dev-database", "gif-ci"]
     text = _out(console)
     assert "gif-dev-cluster" in text and "does not exist" in text
     assert "DatabaseMasterSecretArn" in text and "arn:aws:secretsmanager" in text
@@ -293,6 +318,8 @@ class FakeEngine:
         if name == "gif-registry":
             outputs = {naming.Outputs.REPOSITORY_URI: "123456789012.dkr.ecr/gif-service"}
             return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, outputs)
+        if name == "gif-ci":
+            return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, {})
         return None
 
 
@@ -429,7 +456,8 @@ def test_a_failed_deploy_exits_1(aws):
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(aws, console):
+def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(emulated, console):
+    aws = emulated
     results = orchestration.bootstrap("dev", yes=True, console=console)
 
     assert {r.key: r.status for r in results} == {"registry": "created", "ci": "created"}
@@ -456,6 +484,8 @@ class RecordingEngine:
         return StackResult("database", name, "recovered", {}, 0.0, message="rolled back")
 
     def status(self, name):
+        if name == "gif-ci":
+            return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, {})
         return None
 
 
@@ -504,3 +534,14 @@ def test_a_failed_kubernetes_step_still_prints_the_stacks_summary(
 
     assert "gif-dev-workload" in _out(console)  # the table came first
     assert "The Kubernetes step failed: rollout of deployment gif-app" in step_summary.read_text()
+
+
+def test_env_stacks_wait_for_the_bootstrap_that_holds_their_permissions_boundary(emulated, console):
+    with pytest.raises(BadInput) as bad:
+        orchestration.deploy("dev", only="network", yes=True, console=console)
+
+    assert "gif-ci does not exist" in bad.value.message
+    assert "gif-workload-boundary" in bad.value.message
+    assert "invoke bootstrap --env dev" in bad.value.message
+    stacks = support.client(emulated, "cloudformation").list_stacks()["StackSummaries"]
+    assert stacks == []
