@@ -8,7 +8,7 @@ import json
 
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole, TagSession
-from troposphere import GetAtt, Ref, Template
+from troposphere import Equals, GetAtt, Not, Ref, Sub, Template
 from troposphere.ec2 import (
     EBSBlockDevice,
     LaunchTemplate,
@@ -60,6 +60,7 @@ NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 LATE_ADDONS = ("coredns",)
 # The VPC CNI enforces Kubernetes NetworkPolicy only when asked to (k8s/ ships policies).
 ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
+DEPLOYER_IS_NOT_CI = "DeployerIsNotCiRole"
 AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
 
 
@@ -212,22 +213,34 @@ def _add_cluster(stack: StackTemplate, key: Key) -> None:
 
 
 def _add_deployer_access(stack: StackTemplate) -> None:
-    """Cluster admin for the deploying principal: `invoke deploy` creates the namespace and
-    applies cluster-wide objects, so namespace scope would not do."""
-    stack.add(
-        AccessEntry(
-            "DeployerAccessEntry",
-            ClusterName=Ref("Cluster"),
-            PrincipalArn=Ref(naming.DEPLOYER_PRINCIPAL_ARN),
-            Type="STANDARD",
-            AccessPolicies=[
-                AccessPolicy(
-                    PolicyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                    AccessScope=AccessScope(Type="cluster"),
-                )
-            ],
-            Tags=stack.tags(),
-        )
+    """Cluster admin for the CI deploy role and for the principal running this deploy:
+    `invoke deploy` creates the namespace and applies cluster-wide objects, so namespace
+    scope would not do. The CI role's entry is fixed, so a deploy from a workstation never
+    locks CI out (and CI's next deploy only drops the workstation's entry)."""
+    ci_role = naming.role_name(stack.settings.project, None, "ci-deploy")
+    ci_role_arn = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{ci_role}")
+    stack.template.add_condition(
+        DEPLOYER_IS_NOT_CI, Not(Equals(Ref(naming.DEPLOYER_PRINCIPAL_ARN), ci_role_arn))
+    )
+    stack.add(_cluster_admin_entry(stack, "CiDeployerAccessEntry", ci_role_arn))
+    entry = _cluster_admin_entry(stack, "DeployerAccessEntry", Ref(naming.DEPLOYER_PRINCIPAL_ARN))
+    entry.Condition = DEPLOYER_IS_NOT_CI
+    stack.add(entry)
+
+
+def _cluster_admin_entry(stack: StackTemplate, logical_id: str, principal) -> AccessEntry:
+    return AccessEntry(
+        logical_id,
+        ClusterName=Ref("Cluster"),
+        PrincipalArn=principal,
+        Type="STANDARD",
+        AccessPolicies=[
+            AccessPolicy(
+                PolicyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                AccessScope=AccessScope(Type="cluster"),
+            )
+        ],
+        Tags=stack.tags(),
     )
 
 

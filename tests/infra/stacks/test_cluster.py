@@ -40,9 +40,23 @@ def test_deployer_gets_an_access_entry_from_the_parameter():
     template = built("prod")
     parameter = template["Parameters"]["DeployerPrincipalArn"]
     assert "Default" not in parameter and parameter["AllowedPattern"].startswith("^arn:aws")
-    (entry,) = of_type(template, "AWS::EKS::AccessEntry").values()
+    entry = of_type(template, "AWS::EKS::AccessEntry")["DeployerAccessEntry"]
     assert entry["Properties"]["PrincipalArn"] == ref("DeployerPrincipalArn")
     assert entry["Properties"]["ClusterName"] == ref("Cluster")
+    # Only when the deployer is someone else than CI, which has its own fixed entry.
+    assert entry["Condition"] == "DeployerIsNotCiRole"
+
+
+def test_ci_deploy_role_keeps_cluster_access_whoever_deploys():
+    template = built("prod")
+    entry = of_type(template, "AWS::EKS::AccessEntry")["CiDeployerAccessEntry"]
+    assert "Condition" not in entry
+    ci_role = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/gif-ci-deploy"
+    assert entry["Properties"]["PrincipalArn"] == {"Fn::Sub": ci_role}
+    condition = template["Conditions"]["DeployerIsNotCiRole"]
+    assert condition == {
+        "Fn::Not": [{"Fn::Equals": [ref("DeployerPrincipalArn"), {"Fn::Sub": ci_role}]}]
+    }
 
 
 def test_public_endpoint_only_for_the_configured_cidrs():
