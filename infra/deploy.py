@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra import graph, naming, params, summary, wiring
+from infra import graph, image, naming, params, summary, wiring
 from infra.aws import Aws, Identity
 from infra.call_count import CallCounter
 from infra.cfn import DeployOptions, StackEngine, StackResult
@@ -336,11 +336,7 @@ def _checked_image_tag(aws: Aws, settings: Settings, image_tag: str | None) -> s
             "the commit a push to master built) or set app.image_tag in "
             f"params/{settings.env}.yaml."
         )
-    try:
-        from infra.image import require_tag
-    except ImportError:  # pragma: no cover - the image area ships require_tag
-        return tag
-    require_tag(aws, settings, tag)
+    image.require_tag(aws, settings, tag)
     return tag
 
 
