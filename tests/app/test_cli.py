@@ -11,10 +11,9 @@ import asyncpg
 import pytest
 
 from app.seed import bundled
-from tests.app.test_roles import LEAST_PRIVILEGE, describe_user
 from tests.support.app_service import app_env, json_lines, run_app
 from tests.support.moto_server import REGION, serve
-from tests.support.rds_like import rds_like
+from tests.support.rds_like import LEAST_PRIVILEGE, describe_user, rds_like
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import asyncpg
 from app import logs
 from app.migrate import migrate
 from app.roles import ensure_app_user
-from tests.support.rds_like import RdsLike, rds_like
+from tests.support.rds_like import LEAST_PRIVILEGE, RdsLike, describe_user, rds_like
 
 
 async def _as_master(env: RdsLike, *, existing_password: bool = False) -> None:
@@ -24,50 +24,6 @@ async def _as_master(env: RdsLike, *, existing_password: bool = False) -> None:
         await ensure_app_user(connection, env.app_user)  # idempotent
     finally:
         await connection.close()
-
-
-def describe_user(env: RdsLike) -> dict:
-    async def query():
-        connection = await asyncpg.connect(env.superuser_url)
-        try:
-            row = await connection.fetchrow(
-                """
-                SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication,
-                       rolbypassrls, rolpassword IS NULL AS no_password,
-                       has_table_privilege(rolname, 'gifs', 'SELECT') AS can_select,
-                       has_table_privilege(rolname, 'gifs', 'INSERT, UPDATE, DELETE, TRUNCATE')
-                           AS can_write,
-                       has_schema_privilege(rolname, 'public', 'USAGE') AS can_use_schema,
-                       has_schema_privilege(rolname, 'public', 'CREATE') AS can_create,
-                       has_database_privilege(rolname, current_database(), 'CONNECT')
-                           AS can_connect,
-                       EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam')
-                           AND pg_has_role(rolname, 'rds_iam', 'MEMBER') AS rds_iam
-                FROM pg_authid WHERE rolname = $1
-                """,
-                env.app_user,
-            )
-            return dict(row)
-        finally:
-            await connection.close()
-
-    return asyncio.run(query())
-
-
-LEAST_PRIVILEGE = {
-    "rolcanlogin": True,
-    "rolsuper": False,
-    "rolcreatedb": False,
-    "rolcreaterole": False,
-    "rolreplication": False,
-    "rolbypassrls": False,
-    "no_password": True,  # IAM tokens only
-    "can_select": True,
-    "can_write": False,
-    "can_use_schema": True,
-    "can_create": False,
-    "can_connect": True,
-}
 
 
 def test_app_user_is_created_with_least_privilege_and_rds_iam(database_url):

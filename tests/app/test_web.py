@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
+import asyncpg
 import pytest
 
 from app.seed import bundled
@@ -14,9 +16,6 @@ from tests.support.app_service import Service, app_env, prepare
 @pytest.fixture(scope="module")
 def service(postgres) -> Service:
     """One seeded database and one running service for this module's read-only tests."""
-    import asyncio
-
-    import asyncpg
 
     async def create() -> None:
         connection = await asyncpg.connect(postgres.url_for("postgres"))

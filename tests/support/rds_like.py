@@ -75,3 +75,47 @@ def rds_like(database_url: str, *, with_rds_iam: bool = True) -> Iterator[RdsLik
         yield RdsLike(master, password, app_user, database_url, host_url)
     finally:
         asyncio.run(teardown())
+
+
+def describe_user(env: RdsLike) -> dict:
+    async def query():
+        connection = await asyncpg.connect(env.superuser_url)
+        try:
+            row = await connection.fetchrow(
+                """
+                SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication,
+                       rolbypassrls, rolpassword IS NULL AS no_password,
+                       has_table_privilege(rolname, 'gifs', 'SELECT') AS can_select,
+                       has_table_privilege(rolname, 'gifs', 'INSERT, UPDATE, DELETE, TRUNCATE')
+                           AS can_write,
+                       has_schema_privilege(rolname, 'public', 'USAGE') AS can_use_schema,
+                       has_schema_privilege(rolname, 'public', 'CREATE') AS can_create,
+                       has_database_privilege(rolname, current_database(), 'CONNECT')
+                           AS can_connect,
+                       EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam')
+                           AND pg_has_role(rolname, 'rds_iam', 'MEMBER') AS rds_iam
+                FROM pg_authid WHERE rolname = $1
+                """,
+                env.app_user,
+            )
+            return dict(row)
+        finally:
+            await connection.close()
+
+    return asyncio.run(query())
+
+
+LEAST_PRIVILEGE = {
+    "rolcanlogin": True,
+    "rolsuper": False,
+    "rolcreatedb": False,
+    "rolcreaterole": False,
+    "rolreplication": False,
+    "rolbypassrls": False,
+    "no_password": True,  # IAM tokens only
+    "can_select": True,
+    "can_write": False,
+    "can_use_schema": True,
+    "can_create": False,
+    "can_connect": True,
+}
