@@ -169,22 +169,27 @@ class Database:
             raise Unavailable("database unavailable") from None
 
     async def _warm(self) -> None:
-        assert self._pool is not None
-        try:
-            async with asyncio.timeout(self.config.request_budget_s * 2):
-                held = await asyncio.gather(
-                    *(self._pool.acquire() for _ in range(self.config.pool_min))
-                )
-                for connection in held:
-                    await self._pool.release(connection)
+        """Open DB_POOL_MIN connections at once (each returned to the pool right away)."""
+        pool = self._pool
+        assert pool is not None
+        if self.config.pool_min == 0:
+            return
+
+        async def open_one() -> None:
+            async with pool.acquire(timeout=self.config.request_budget_s * 2):
+                pass
+
+        results = await asyncio.gather(
+            *(open_one() for _ in range(self.config.pool_min)), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if not failures:
             log.info("database connected", extra={"fields": self._where()})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning(
-                "database not reachable yet; /gif answers 503 until it is",
-                extra={"fields": {**self._where(), "error": logs.describe(exc)}},
-            )
+            return
+        log.warning(
+            "database not reachable yet; /gif answers 503 until it is",
+            extra={"fields": {**self._where(), "error": logs.describe(failures[0])}},
+        )
 
     def _warn(self, message: str, exc: BaseException | None = None) -> None:
         """At most one warning a second: an outage must not flood the log."""
