@@ -4,6 +4,8 @@ running as an unprivileged uid from a read-only copy of its code."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
 import re
@@ -12,6 +14,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -183,6 +186,29 @@ def test_every_locked_dependency_is_a_musllinux_wheel(arch, downloads):
             re.fullmatch(rf"musllinux_1_[0-2]_{arch}", p) for p in platforms
         ), (name, platforms)
     assert any(p != {"any"} for p in wheels.values()), "compiled ones are among them"
+
+
+def test_the_service_imports_only_the_stdlib_and_its_runtime_dependencies():
+    """The image holds app/ and the runtime lock: no infra/, no dev tools."""
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    runtime_names = {canonicalize_name(re.split(r"[<>=!~\[ ;]", dep)[0]) for dep in runtime}
+    provided_by = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in (ROOT / "app").rglob("*.py"):
+        if path.name == "generate.py":  # draws the GIFs at development time (Pillow)
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"app", "__future__"}
+    assert third_party, "the service uses its dependencies"
+    for module in third_party:
+        distributions = {canonicalize_name(d) for d in provided_by.get(module, [])}
+        # botocore comes with boto3 (and is in the runtime lock through it).
+        allowed = runtime_names | ({"botocore"} if "boto3" in runtime_names else set())
+        assert distributions & allowed, f"app imports {module}, not a runtime dependency"
 
 
 def _read_only_copy_of_the_app() -> Path:
