@@ -18,6 +18,7 @@ import asyncpg
 from app import config, logs
 from app.db import admin_connection
 from app.errors import AppError, ConfigError, OperationError
+from app.tls import ssl_context
 
 log = logging.getLogger("app")
 
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc)
     try:
         database = config.load_database(env)
+        ssl_context(database.sslmode, database.sslrootcert)  # a bad CA file is bad config
         if args.command == "serve":
             from app.server import serve  # migrate/seed don't need uvicorn
 

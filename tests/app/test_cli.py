@@ -108,6 +108,15 @@ def test_bad_configuration_is_exit_2_with_one_json_line(command, env, message):
     assert result.stderr == ""
 
 
+def test_a_ca_file_that_is_not_pem_is_exit_2(tmp_path):
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n")
+    result = run_app("serve", env=app_env(PGHOST="db.internal", DB_SSLROOTCERT=str(bogus)))
+    assert result.returncode == 2
+    (line,) = json_lines(result.stdout)
+    assert line["msg"].startswith(f"cannot load the CA bundle {bogus}")
+
+
 def test_seed_before_migrate_says_what_to_do(database_url):
     result = run_app("seed", env=app_env(DATABASE_URL=database_url))
     assert result.returncode == 1
