@@ -139,8 +139,8 @@ class LocalPostgres:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return None  # stale pid file: the server died without cleaning up
-        if b"postgres" not in cmdline:
-            return None  # the pid was reused by another program
+        if str(self.data_dir.resolve()).encode() not in cmdline:
+            return None  # the pid was reused by another program (or another cluster)
         return port
 
     # --- setup -----------------------------------------------------------------------

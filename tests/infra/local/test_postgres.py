@@ -158,3 +158,13 @@ def test_pgserver_binaries_work_too(monkeypatch):
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_stale_pid_file_is_not_a_running_server(tmp_path):
+    """The pid in postmaster.pid is alive but is someone else (here: this test)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "postmaster.pid").write_text(f"{os.getpid()}\n{data}\n1700000000\n5432\n")
+    assert not LocalPostgres(data).is_running()
+    (data / "postmaster.pid").write_text("999999999\n" + f"{data}\n1700000000\n5432\n")
+    assert LocalPostgres(data).running_port() is None
