@@ -86,7 +86,8 @@ class GifApp:
             log.exception("unexpected error", extra={"fields": {"path": path[:256]}})
             answer = _error(500, "internal error")
         status, headers, body = answer
-        headers.append((b"content-length", str(len(body)).encode()))
+        if status != 304:  # a 304's Content-Length would have to be the image's (RFC 9110)
+            headers.append((b"content-length", str(len(body)).encode()))
         headers.extend(_COMMON)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -76,6 +76,7 @@ def test_if_none_match_answers_304(service, if_none_match):
     )
     assert response.status_code == 304
     assert response.content == b""
+    assert "content-length" not in response.headers
     assert response.headers["etag"] == f'"{etag}"'
 
 
