@@ -53,7 +53,6 @@ def listen(config: ServerConfig) -> socket.socket:
         raise OperationError(
             f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
         ) from None
-    sock.set_inheritable(True)
     return sock
 
 
