@@ -98,3 +98,24 @@ def test_migrate_failure_holds_no_password(database_url):
     assert "password authentication failed" in line["msg"]
     assert wrong not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_service_logs_hold_no_iam_token(postgres):
+    """IAM auth against a server that refuses it: tokens are made, and never logged."""
+    port = postgres.url.rsplit(":", 1)[1].split("/")[0]
+    env = app_env(
+        PGHOST="127.0.0.1",
+        PGPORT=port,
+        PGUSER="gif_app",
+        DB_IAM_AUTH="true",
+        DB_SSLMODE="require",  # this server has no TLS: every connection attempt fails
+        AWS_REGION="eu-west-1",
+        AWS_ACCESS_KEY_ID="AKIATESTTESTTEST",
+        AWS_SECRET_ACCESS_KEY="test-secret-key-123",
+    )
+    with Service(env) as service:
+        assert service.get("/gif").status_code == 503
+        service.wait_until(lambda: "database not reachable yet" in service.output(), 5)
+    output = service.output()
+    for leak in ("X-Amz", "Action=connect", "AKIATESTTESTTEST", "test-secret-key-123"):
+        assert leak not in output
