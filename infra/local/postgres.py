@@ -114,8 +114,9 @@ class LocalPostgres:
                 failure=f"starting PostgreSQL on 127.0.0.1:{port}",
             )
             self._save_state(port=port)
-            if first_start:
-                self._create_database()
+            if first_start or not self._state().get("database_created"):
+                self._create_database()  # also retried if a first start died before it
+                self._save_state(database_created=True)
             return self.url
 
     def stop(self) -> None:
@@ -205,22 +206,19 @@ class LocalPostgres:
         self.data_dir.symlink_to(target, target_is_directory=True)
 
     def _create_database(self) -> None:
+        """CREATE DATABASE gif; one that already exists (an older data dir) is fine."""
         env = {**os.environ, "PGPASSWORD": self._state()["password"]}
-        self._run(
-            [
-                str(self._bin_dir() / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.running_port()),
-                "-U",
-                SUPERUSER,
-                DATABASE,
-            ],
-            failure=f"creating database {DATABASE}",
-            env=env,
-            as_server_user=False,
+        argv = [
+            str(self._bin_dir() / "createdb"),
+            *("-h", "127.0.0.1", "-p", str(self.running_port()), "-U", SUPERUSER, DATABASE),
+        ]
+        result = subprocess.run(
+            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
         )
+        if result.returncode != 0 and "already exists" not in result.stderr:
+            raise OperationFailed(
+                f"creating database {DATABASE} in {self.data_dir} failed: {result.stderr.strip()}"
+            )
 
     def _choose_port(self) -> int:
         if self.port is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -168,3 +169,17 @@ def test_a_stale_pid_file_is_not_a_running_server(tmp_path):
     assert not LocalPostgres(data).is_running()
     (data / "postmaster.pid").write_text("999999999\n" + f"{data}\n1700000000\n5432\n")
     assert LocalPostgres(data).running_port() is None
+
+
+def test_a_data_dir_whose_first_start_stopped_short_gets_its_database(started):
+    """An older data dir (or a first start killed before CREATE DATABASE) has no marker:
+    the next start creates the database, or finds it there."""
+    data, url = started
+    server = LocalPostgres(data)
+    state = json.loads((data / "gifstack-local.json").read_text())
+    state.pop("database_created", None)
+    (data / "gifstack-local.json").write_text(json.dumps(state))
+    server.stop()
+    assert server.start() == url
+    assert _query(url, "SELECT current_database()") == "gif"
+    assert json.loads((data / "gifstack-local.json").read_text())["database_created"] is True
