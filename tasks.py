@@ -20,6 +20,18 @@ def test(c, args=""):
     c.run(f"{sys.executable} -m pytest {args}", pty=False)
 
 
+@task
+def lock(c):
+    """Regenerate the lock files from pyproject.toml, with hashes.
+
+    requirements.lock holds everything; app/requirements.lock the image's runtime only,
+    pinned to the same versions.
+    """
+    compile_ = f"{sys.executable} -m uv pip compile pyproject.toml --python-version 3.11 -q"
+    c.run(f"{compile_} --extra dev --generate-hashes -o requirements.lock")
+    c.run(f"{compile_} --generate-hashes -c requirements.lock -o app/requirements.lock")
+
+
 # --- the GIF service: run --------------------------------------------------------------
 
 
@@ -340,15 +352,10 @@ image_ns = Collection("image")
 image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
 
-ns = Collection(test)
-ns.add_task(run)
-for template_task in (synth, lint):
-    ns.add_task(template_task)
-for deploy_engine_task in (deploy, diff, status, destroy, recover, bootstrap):
-    ns.add_task(deploy_engine_task)
-ns.add_task(kubeconfig)
+ns = Collection(
+    test, lock, run, synth, lint, deploy, diff, status, destroy, recover, bootstrap, kubeconfig
+)
 for sub in (local_ns, k8s_ns, image_ns):
-    if sub.tasks:
-        ns.add_collection(sub)
+    ns.add_collection(sub)
 
 __all__ = ["ns", "reported"]
