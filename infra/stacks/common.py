@@ -15,6 +15,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
+from awacs.sts import AssumeRole
 from troposphere import AccountId, AWSObject, GetAtt, Output, Parameter, Ref, Sub, Tags, Template
 from troposphere.iam import Role
 from troposphere.kms import Alias, Key
@@ -170,6 +171,21 @@ def account_root() -> Principal:
 def same_account() -> Condition:
     """Confused-deputy guard for service principals: only on behalf of this account."""
     return Condition(StringEquals("aws:SourceAccount", AccountId))
+
+
+def service_trust(service: str) -> PolicyDocument:
+    """Trust policy for an AWS service principal acting on behalf of this account only."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", service),
+                Action=[AssumeRole],
+                Condition=same_account(),
+            )
+        ],
+    )
 
 
 def skip_checks(resource: AWSObject, reasons: dict[str, str]) -> None:

@@ -5,8 +5,6 @@ authentication is on, and the instance is snapshotted on delete and on replaceme
 
 from __future__ import annotations
 
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
-from awacs.sts import AssumeRole
 from troposphere import GetAtt, Ref, Template
 from troposphere.kms import Key
 from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup, MasterUserSecret
@@ -22,7 +20,7 @@ from infra.stacks.common import (
     arn,
     logs_may_use_key,
     managed_policy,
-    same_account,
+    service_trust,
     skip_checks,
 )
 
@@ -138,17 +136,7 @@ def _add_monitoring_role(stack: StackTemplate) -> None:
         "MonitoringRole",
         RoleName=naming.role_name(stack.settings.project, stack.settings.env, "rds-monitoring"),
         Description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs.",
-        AssumeRolePolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(
-                    Effect=Allow,
-                    Principal=Principal("Service", "monitoring.rds.amazonaws.com"),
-                    Action=[AssumeRole],
-                    Condition=same_account(),
-                )
-            ],
-        ),
+        AssumeRolePolicyDocument=service_trust("monitoring.rds.amazonaws.com"),
         ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
     )
 

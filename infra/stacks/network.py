@@ -7,9 +7,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Allow, PolicyDocument, Statement
 from awacs.logs import CreateLogStream, DescribeLogStreams, PutLogEvents
-from awacs.sts import AssumeRole
 from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, Template
 from troposphere.ec2 import (
     EIP,
@@ -38,7 +37,7 @@ from infra.stacks.common import (
     add_role,
     arn,
     logs_may_use_key,
-    same_account,
+    service_trust,
 )
 
 
@@ -241,17 +240,7 @@ def _add_flow_logs(stack: StackTemplate, net: _Network) -> None:
         "FlowLogRole",
         RoleName=naming.role_name(stack.settings.project, stack.settings.env, "flow-logs"),
         Description="VPC Flow Logs writes to the flow log group (and nothing else).",
-        AssumeRolePolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(
-                    Effect=Allow,
-                    Principal=Principal("Service", "vpc-flow-logs.amazonaws.com"),
-                    Action=[AssumeRole],
-                    Condition=same_account(),
-                )
-            ],
-        ),
+        AssumeRolePolicyDocument=service_trust("vpc-flow-logs.amazonaws.com"),
         Policies=[
             Policy(
                 PolicyName="WriteFlowLogs",
