@@ -82,6 +82,9 @@ class DeployOptions:
     allow_replace: bool = False
     protect_stateful: bool = False  # True in prod: refuse stateful replace/remove
     interactive: bool = field(default_factory=_stdin_is_terminal)
+    # Told (stack name, stack status) at every poll while a stack operation runs; the
+    # live progress board (infra/progress.py) listens here.
+    on_status: Callable[[str, str], None] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -655,6 +658,8 @@ class StackEngine:
             return latest["StackStatus"]
 
         def print_events(status: str) -> None:
+            if self._options.on_status is not None:
+                self._options.on_status(name, status)
             try:
                 if not stream.poll():
                     stream.heartbeat(status)

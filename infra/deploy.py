@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra import graph, image, naming, params, summary, wiring
+from infra import graph, image, naming, params, progress, summary, wiring
 from infra.aws import Aws, Identity
 from infra.call_count import CallCounter
 from infra.cfn import DeployOptions, StackEngine, StackResult
@@ -88,6 +88,11 @@ class Orchestration:
             self._local.engine = engine
         return engine
 
+    def watch_status(self, listener: Callable[[str, str], None]) -> None:
+        """Engines tell `listener` each stack's status while they wait on it."""
+        self.options = replace(self.options, on_status=listener)
+        self._local = threading.local()  # engines made before this don't know it
+
     def existing_outputs(self, key: str) -> dict[str, str] | None:
         """A deployed stack's outputs; None when the stack doesn't exist."""
         found = self.engine().status(wiring.stack_name(self.settings, key))
@@ -146,7 +151,7 @@ def deploy(
 
     outputs = _upstream_outputs(run, keys)
     report = DeployReport(results=[], calls=run.calls)
-    report.results = _deploy_stacks(run, keys, templates, outputs, identity)
+    report.results = _deploy_stacks(run, keys, templates, outputs, identity, skipped=skipped)
     report.results += [_skipped(settings, key, why) for key, why in skipped.items()]
     report.results.sort(key=lambda result: graph.run_order(naming.ENV_STACKS).index(result.key))
     failed = [result for result in report.results if result.status in ("failed", "not run")]
@@ -219,12 +224,18 @@ def _deploy_stacks(
     templates: Mapping[str, str],
     outputs: dict[str, dict[str, str]],
     identity: Identity,
+    *,
+    skipped: Mapping[str, str] | None = None,
 ) -> list[StackResult]:
-    """Run the graph: each stack gets its wired request; outputs flow on as they arrive."""
+    """Run the graph: each stack gets its wired request; outputs flow on as they arrive.
+    On a terminal a live board shows each stack's state meanwhile (infra/progress.py)."""
     settings = run.settings
     lock = threading.Lock()
+    skipped = skipped or {}
+    rows = [wiring.stack_name(settings, key) for key in graph.run_order([*keys, *skipped])]
 
     def deploy_one(key: str) -> StackResult:
+        board.start(wiring.stack_name(settings, key))
         with lock:
             known = dict(outputs)
         try:
@@ -245,7 +256,16 @@ def _deploy_stacks(
                 outputs[key] = dict(result.outputs)
         return result
 
-    graph_run = graph.run(keys, deploy_one)
+    def finished(outcome: graph.Outcome) -> None:
+        result = _as_result(settings, outcome)
+        board.finish(result.name, result.status)
+
+    with progress.board(run.console, rows, enabled=progress.wanted(run.options)) as board:
+        for key in skipped:
+            board.finish(wiring.stack_name(settings, key), "skipped")
+        if board.shown:
+            run.watch_status(board.stack_status)
+        graph_run = graph.run(keys, deploy_one, on_done=finished)
     return [_as_result(settings, outcome) for outcome in graph_run.outcomes.values()]
 
 
