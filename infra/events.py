@@ -61,7 +61,7 @@ def root_cause_first(events: list[StackEvent]) -> list[StackEvent]:
     return sorted(failed, key=lambda e: (e.is_stack, e.is_consequence, e.timestamp))
 
 
-def _style(status: str) -> str:
+def status_style(status: str) -> str:
     if status.endswith("FAILED") or "ROLLBACK" in status:
         return "red"
     if status.endswith("COMPLETE"):
@@ -134,7 +134,7 @@ class EventStream:
         with output_lock:
             self._console.print(
                 f"[bold]{escape(self._name)}[/bold] {self._elapsed()} still "
-                f"[{_style(status)}]{status}[/]",
+                f"[{status_style(status)}]{status}[/]",
                 highlight=False,
             )
         self._last_line = self._now()
@@ -153,7 +153,7 @@ class EventStream:
                     f"[bold]{escape(self._name)}[/bold] {clock} "
                     f"{event.timestamp:%H:%M:%S} {escape(event.logical_id)} "
                     f"{escape(event.resource_type)} "
-                    f"[{_style(event.status)}]{event.status}[/]{reason}",
+                    f"[{status_style(event.status)}]{event.status}[/]{reason}",
                     highlight=False,
                     soft_wrap=True,
                 )

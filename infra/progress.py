@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from infra.cfn import DeployOptions
-from infra.events import _style as status_style
+from infra.events import status_style
 from infra.summary import STYLES as RESULT_STYLES
 
 WAITING = "waiting"
