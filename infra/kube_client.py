@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,8 +56,13 @@ class KubeApi:
         self.api_client = api_client
         self.host = api_client.configuration.host
         self.describe = describe or f"the Kubernetes API server at {self.host}"
+        # The client's default discovery cache is a file in /tmp keyed by host only, so a
+        # cache left by another cluster at the same address would be trusted (and a dead
+        # server would look alive). Discover afresh each run, in a private directory.
+        self._discovery_dir = tempfile.TemporaryDirectory(prefix="gifstack-discovery-")
+        cache_file = f"{self._discovery_dir.name}/discovery.json"
         with self._call("discovering the API"):
-            self.dynamic = DynamicClient(api_client)
+            self.dynamic = DynamicClient(api_client, cache_file=cache_file)
         self.core = k8s_client.CoreV1Api(api_client)
 
     def _resource(self, api_version: str, kind: str) -> Any:

@@ -3,6 +3,9 @@ failure translated into one clear error."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from infra.errors import BadInput, OperationFailed
@@ -115,3 +118,13 @@ def test_an_unreachable_server_fails_fast_with_what_to_check():
     message = failure.value.message
     assert message.startswith("cannot reach the API server of EKS cluster gif-dev")
     assert "Traceback" not in message
+
+
+def test_discovery_is_fresh_each_run_not_the_shared_tmp_cache(cluster):
+    # The client's default cache is /tmp/osrcp-*.json keyed by host only: another cluster
+    # once at the same address (or a dead one) would be trusted. KubeApi never touches it.
+    shared = Path(tempfile.gettempdir())
+    before = set(shared.glob("osrcp-*.json"))
+    api = KubeApi(cluster.api_client())
+    api.apply(CONFIG)
+    assert set(shared.glob("osrcp-*.json")) == before

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from typing import Any
 
 from kubernetes.dynamic import DynamicClient
@@ -36,7 +37,9 @@ class Controllers:
         self.cluster = cluster
         client = cluster.api_client()
         client.user_agent = CONTROLLERS_USER_AGENT  # tells their requests from gifstack's
-        self.dynamic = DynamicClient(client)
+        # A private discovery cache: the default one in /tmp is keyed by host:port only.
+        self._discovery_dir = tempfile.TemporaryDirectory(prefix="fake-controllers-")
+        self.dynamic = DynamicClient(client, cache_file=f"{self._discovery_dir.name}/d.json")
         self.failing_images = set(failing_images)
         self.failing_migrations = set(failing_migrations)
         self.lb_hostname = lb_hostname
