@@ -39,36 +39,14 @@ def emulator():
 @pytest.fixture
 def emulated(emulator, monkeypatch):
     """A clean emulator that boto3 reaches through AWS_ENDPOINT_URL, dummy credentials."""
-    support.reset(emulator)
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name == "GITHUB_STEP_SUMMARY":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    support.reached_through_env(emulator, monkeypatch)
     return emulator
-
-
-BOUNDARY_ONLY = """
-Resources:
-  Boundary:
-    Type: AWS::IAM::ManagedPolicy
-    Properties:
-      ManagedPolicyName: gif-workload-boundary
-      PolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Action: "ec2:Describe*", Resource: "*"}]
-"""
 
 
 @pytest.fixture
 def aws(emulated):
-    """An account after `invoke bootstrap`: a gif-ci stack with the permissions boundary
-    (only the part the env stacks depend on; the full stack is tested by bootstrap)."""
-    support.client(emulated, "cloudformation").create_stack(
-        StackName="gif-ci", TemplateBody=BOUNDARY_ONLY
-    )
-    return emulated
+    """An account after `invoke bootstrap` (the gif-ci stack's permissions boundary)."""
+    return support.bootstrapped(emulated)
 
 
 @pytest.fixture

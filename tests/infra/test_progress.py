@@ -5,7 +5,6 @@ against the AWS emulator (moto's server over HTTP) that ends with every row's re
 from __future__ import annotations
 
 import io
-import os
 import re
 
 import pytest
@@ -135,17 +134,6 @@ def test_wanted_only_when_no_question_can_come():
 
 # --- a deploy on a terminal, against the emulator ---------------------------------------------
 
-BOUNDARY_ONLY = """
-Resources:
-  Boundary:
-    Type: AWS::IAM::ManagedPolicy
-    Properties:
-      ManagedPolicyName: gif-workload-boundary
-      PolicyDocument:
-        Version: "2012-10-17"
-        Statement: [{Effect: Allow, Action: "ec2:Describe*", Resource: "*"}]
-"""
-
 
 @pytest.fixture(scope="module")
 def emulator():
@@ -154,19 +142,9 @@ def emulator():
 
 @pytest.fixture
 def aws(emulator, monkeypatch):
-    """A clean emulator reached through AWS_ENDPOINT_URL, after `invoke bootstrap` (only
-    the permissions boundary the env stacks depend on; as in test_deploy.py)."""
-    support.reset(emulator)
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name == "GITHUB_STEP_SUMMARY":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    support.client(emulator, "cloudformation").create_stack(
-        StackName="gif-ci", TemplateBody=BOUNDARY_ONLY
-    )
-    return emulator
+    """A clean emulator reached through AWS_ENDPOINT_URL, after `invoke bootstrap`."""
+    support.reached_through_env(emulator, monkeypatch)
+    return support.bootstrapped(emulator)
 
 
 def test_a_deploy_on_a_terminal_ends_with_every_stack_result(aws):

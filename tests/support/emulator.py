@@ -6,6 +6,7 @@ Tests reach it over real HTTP with boto3, exactly as `invoke deploy --env local`
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import urllib.request
@@ -44,3 +45,35 @@ def client(emulator: Emulator, service: str):
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
     return session.client(service, endpoint_url=emulator.url)
+
+
+def reached_through_env(emulator: Emulator, monkeypatch) -> None:
+    """Reset the emulator and point boto3 at it the way any AWS-compatible endpoint is
+    reached: AWS_ENDPOINT_URL and dummy credentials, nothing else from the environment."""
+    reset(emulator)
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name == "GITHUB_STEP_SUMMARY":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+# Only the part of gif-ci that the env stacks depend on (the permissions boundary); the
+# full stack is tested by bootstrap.
+BOUNDARY_ONLY = """
+Resources:
+  Boundary:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: gif-workload-boundary
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Action: "ec2:Describe*", Resource: "*"}]
+"""
+
+
+def bootstrapped(emulator: Emulator) -> Emulator:
+    """The account after `invoke bootstrap`, as far as env stacks care: a gif-ci stack."""
+    client(emulator, "cloudformation").create_stack(StackName="gif-ci", TemplateBody=BOUNDARY_ONLY)
+    return emulator
