@@ -32,13 +32,13 @@ import yaml
 from kubernetes import client as k8s_client
 
 from infra.errors import BadInput
+from infra.paths import ROOT
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 URL_EXPIRES_SECONDS = 60  # how long the presigned URL itself is valid (as the AWS CLI)
 TOKEN_LIFETIME = datetime.timedelta(minutes=14)  # EKS accepts it for 15 minutes
 REFRESH_MARGIN = datetime.timedelta(minutes=1)  # re-sign this long before it expires
-ROOT = Path(__file__).resolve().parent.parent
 
 Clock = Callable[[], datetime.datetime]
 

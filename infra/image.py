@@ -24,8 +24,7 @@ from rich.console import Console
 from infra.aws import Aws, translate
 from infra.errors import BadInput, OperationFailed
 from infra.params import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from infra.paths import ROOT
 
 # The node group's CPU architecture (params: cluster.node_architecture) as an OCI platform.
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}

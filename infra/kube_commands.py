@@ -13,8 +13,8 @@ from rich.console import Console
 from infra import eks, kube, kube_render, naming, params
 from infra.errors import BadInput
 from infra.params import Settings
+from infra.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_STACKS = (naming.DATABASE, naming.CLUSTER, naming.WORKLOAD, naming.REGISTRY)
 
 

@@ -20,8 +20,8 @@ import yaml
 from infra import naming
 from infra.errors import BadInput
 from infra.params import Settings
+from infra.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_DIR = ROOT / "k8s"
 
 APP_NAME = "gif-service"

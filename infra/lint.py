@@ -22,8 +22,8 @@ from infra import params, synth
 from infra.errors import OperationFailed
 from infra.kube_checks import lint_checkov as k8s_checkov
 from infra.kube_checks import lint_validate as k8s_validate
+from infra.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CFRIPPER_FILTERS = Path(__file__).resolve().parent / "cfripper_filters"
 
 

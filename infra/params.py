@@ -24,8 +24,9 @@ from pydantic import (
 
 from infra import catalog
 from infra.errors import BadInput
+from infra.paths import ROOT
 
-PARAMS_DIR = Path(__file__).resolve().parent.parent / "params"
+PARAMS_DIR = ROOT / "params"
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (

@@ -15,9 +15,9 @@ from troposphere import Template
 from infra import cfn_yaml, naming, params
 from infra.errors import BadInput, OperationFailed
 from infra.params import Settings
+from infra.paths import ROOT
 from infra.stacks import ci, cluster, database, network, registry, workload
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 SHARED_DIR = "shared"
 SHARED_SETTINGS_ENV = "prod"  # the account-wide stacks are built from prod's params

@@ -9,7 +9,6 @@ import functools
 import os
 import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,8 +17,8 @@ from infra import graph, naming
 from infra.cfn import StackRequest
 from infra.errors import OperationFailed
 from infra.params import Settings
+from infra.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DB_INSTANCE_TYPE = "AWS::RDS::DBInstance"
 
 

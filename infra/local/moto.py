@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 from infra.errors import BadInput
 from infra.local.process import Background, port_open
 from infra.params import Settings
+from infra.paths import LOCAL_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCAL_DIR = ROOT / ".local"
 MARKER = "infra.local.moto"
 START_TIMEOUT_S = 60
 

@@ -23,9 +23,8 @@ from rich.console import Console
 from infra.errors import BadInput, OperationFailed
 from infra.local.process import Background, port_open
 from infra.params import Settings
+from infra.paths import LOCAL_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCAL_DIR = ROOT / ".local"
 MARKER = "-m app serve"
 JOB_TIMEOUT_S = 120
 PROBE_TIMEOUT_S = 3  # per request: the readiness probe's timeoutSeconds (k8s/40-deployment.yaml)

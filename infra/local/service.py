@@ -14,13 +14,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from infra.errors import BadInput, OperationFailed
 from infra.local.postgres import LocalPostgres
+from infra.paths import LOCAL_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = ROOT / ".local" / "postgres"
+DATA_DIR = LOCAL_DIR / "postgres"
 
 
 def run(host: str, port: int, say: Callable[[str], None] = print) -> int:
