@@ -25,6 +25,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from infra.call_count import CallCounter
 from infra.errors import BadInput, GifstackError, OperationFailed
 from infra.params import Settings
 
@@ -89,8 +90,9 @@ class Aws:
         self._clients: dict[str, object] = {}
         self._identity: Identity | None = None
         self._lock = threading.Lock()
-        # API calls made, per "service.Operation" (retries of one call count once).
-        self.calls: Counter[str] = Counter()
+        # Every API call of every client of this session (retries of one call count once).
+        self.counter = CallCounter()
+        self.counter.watch_session(self.session)
         self._config = Config(
             region_name=settings.region, retries=dict(RETRIES), user_agent_extra="gifstack"
         )
@@ -107,19 +109,17 @@ class Aws:
                 extra = {}
                 if self.settings.aws_endpoint_url:
                     extra["endpoint_url"] = self.settings.aws_endpoint_url
-                client = self.session.client(service, config=self._config, **extra)
-                client.meta.events.register("before-call", self._count_call)
-                self._clients[service] = client
+                self._clients[service] = self.session.client(service, config=self._config, **extra)
             return self._clients[service]
 
     @property
-    def call_count(self) -> int:
-        return sum(self.calls.values())
+    def calls(self) -> Counter[str]:
+        """API calls made, per "service.Operation"."""
+        return self.counter.calls
 
-    def _count_call(self, event_name: str, **_kwargs) -> None:
-        _, service, operation = event_name.split(".", 2)
-        with self._lock:
-            self.calls[f"{service}.{operation}"] += 1
+    @property
+    def call_count(self) -> int:
+        return self.counter.total
 
     def identity(self) -> Identity:
         """Who we are, checked: EKS offered in the region, credentials present and valid,

@@ -69,11 +69,10 @@ class Orchestration:
         self.settings = settings
         self.console = console
         self.options = options
-        self.calls = CallCounter()
         self._engine_factory = engine_factory
         self._local = threading.local()
         self.aws = aws_factory(settings)
-        self.calls.watch_session(self.aws.session)
+        self.calls = self.aws.counter
 
     def engine(self) -> Any:
         """This thread's engine."""
