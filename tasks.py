@@ -9,7 +9,7 @@ import sys
 
 from invoke import Collection, task
 
-from infra.cli import reported
+from infra.commands.cli import reported
 
 # --- tests -------------------------------------------------------------------------------
 
@@ -48,7 +48,7 @@ def run(c, host="127.0.0.1", port=8080):
 
     code = service.run(host, int(port))
     if code != 0:
-        from infra.errors import OperationFailed
+        from infra.core.errors import OperationFailed
 
         raise OperationFailed(f"the GIF service exited with code {code}")
 
@@ -66,8 +66,8 @@ def run(c, host="127.0.0.1", port=8080):
 @reported
 def synth(c, env=None, all=False, check=False):
     """Render the CloudFormation templates from infra/stacks/ and params/ into templates/."""
-    from infra import synth as synthesis
-    from infra.errors import OperationFailed
+    from infra.core.errors import OperationFailed
+    from infra.stacks import synth as synthesis
 
     if check:
         stale = synthesis.stale()
@@ -91,9 +91,9 @@ def lint(c, env=None):
     """cfn-lint, checkov, cfripper on the rendered templates; hadolint on the Dockerfile."""
     from rich.console import Console
 
-    from infra import lint as linting
-    from infra import synth as synthesis
-    from infra.errors import OperationFailed
+    from infra.commands import lint as linting
+    from infra.core.errors import OperationFailed
+    from infra.stacks import synth as synthesis
 
     console = Console()
 
@@ -127,7 +127,7 @@ _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod
 @reported
 def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_replace=False):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
-    from infra import deploy as orchestration
+    from infra.orchestration import deploy as orchestration
 
     orchestration.deploy(
         env,
@@ -143,7 +143,7 @@ def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_re
 @reported
 def diff(c, env, only=None):
     """Show what a deploy would change: create each change set, print it, delete it."""
-    from infra import deploy as orchestration
+    from infra.orchestration import deploy as orchestration
 
     orchestration.diff(env, only=only)
 
@@ -152,7 +152,7 @@ def diff(c, env, only=None):
 @reported
 def status(c, env):
     """Each stack's status, last update, drift status and outputs (never a secret)."""
-    from infra import deploy as orchestration
+    from infra.orchestration import deploy as orchestration
 
     orchestration.status(env)
 
@@ -167,7 +167,7 @@ def status(c, env):
 @reported
 def destroy(c, env, confirm=None, yes=False):
     """Delete an environment's stacks in reverse graph order (the DB leaves a final snapshot)."""
-    from infra import deploy as orchestration
+    from infra.orchestration import deploy as orchestration
 
     orchestration.destroy(env, confirm=confirm, yes=yes)
 
@@ -182,7 +182,7 @@ def destroy(c, env, confirm=None, yes=False):
 @reported
 def recover(c, env, stack, skip=None):
     """Get a stack out of UPDATE_ROLLBACK_FAILED (ContinueUpdateRollback)."""
-    from infra import deploy as orchestration
+    from infra.orchestration import deploy as orchestration
 
     orchestration.recover(env, stack, skip=skip)
 
@@ -197,7 +197,7 @@ def recover(c, env, stack, skip=None):
 @reported
 def bootstrap(c, env="prod", yes=False, dry_run=False):
     """Deploy the account-wide stacks once: gif-registry (ECR) and gif-ci (GitHub deploy role)."""
-    from infra import deploy as orchestration
+    from infra.orchestration import deploy as orchestration
 
     orchestration.bootstrap(env, yes=yes, dry_run=dry_run)
 
@@ -206,9 +206,9 @@ def bootstrap(c, env="prod", yes=False, dry_run=False):
 @reported
 def local_up(c):
     """Start the local stand-ins: AWS emulator (moto) and embedded PostgreSQL. Idempotent."""
-    from infra import params
     from infra.local import stand_ins
-    from infra.summary import new_console
+    from infra.orchestration.summary import new_console
+    from infra.settings import params
 
     stand_ins.up(params.load("local"), new_console())
 
@@ -217,9 +217,9 @@ def local_up(c):
 @reported
 def local_down(c):
     """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data is kept)."""
-    from infra import params
     from infra.local import stand_ins
-    from infra.summary import new_console
+    from infra.orchestration.summary import new_console
+    from infra.settings import params
 
     stand_ins.down(params.load("local"), new_console())
 
@@ -228,9 +228,9 @@ def local_down(c):
 @reported
 def local_status(c):
     """Show the local processes: running or not, pid, address, log file."""
-    from infra import params
     from infra.local import stand_ins
-    from infra.summary import new_console
+    from infra.orchestration.summary import new_console
+    from infra.settings import params
 
     stand_ins.status(params.load("local"), new_console())
 
@@ -254,7 +254,7 @@ def k8s_render(c, env, image_tag=None, offline=False):
     """Render k8s/ with the environment's params and stack outputs into build/<env>/k8s/."""
     from rich.console import Console
 
-    from infra import kube_commands
+    from infra.orchestration import kube_tasks as kube_commands
 
     paths = kube_commands.render_to_build(
         env, image_tag=image_tag, offline=offline, console=Console(stderr=True)
@@ -274,7 +274,7 @@ def kubeconfig(c, env, path=None):
     """Write a kubeconfig context for the environment's EKS cluster (token made by boto3)."""
     from rich.console import Console
 
-    from infra import kube_commands
+    from infra.orchestration import kube_tasks as kube_commands
 
     kube_commands.write_kubeconfig(env, path=path, console=Console())
 
@@ -295,7 +295,7 @@ def k8s_apply(c, env, image_tag=None, prune=True, rollback=True, dry_run=False):
     """Apply the manifests to the cluster (the last step of `invoke deploy`), stacks as is."""
     from rich.console import Console
 
-    from infra import kube_commands
+    from infra.orchestration import kube_tasks as kube_commands
 
     kube_commands.apply(
         env,
@@ -321,7 +321,9 @@ def image_build(c, tag, env="prod"):
     """Build the GIF service image with Docker Buildx for the nodes' CPU (linux/amd64|arm64)."""
     from rich.console import Console
 
-    from infra import aws, image, params
+    from infra.aws import session as aws
+    from infra.orchestration import image
+    from infra.settings import params
 
     settings = params.load(env)
     image.build(aws.Aws(settings), settings, tag, Console())
@@ -333,7 +335,9 @@ def image_push(c, tag, env="prod"):
     """Push an image built by image.build to ECR (login token from boto3); prints its digest."""
     from rich.console import Console
 
-    from infra import aws, image, params
+    from infra.aws import session as aws
+    from infra.orchestration import image
+    from infra.settings import params
 
     settings = params.load(env)
     image.push(aws.Aws(settings), settings, tag, Console())

@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra import graph, naming
+from infra.core import naming
+from infra.stacks import graph
 
 SCALE_S_PER_MINUTE = 0.1
 MINUTES = {

@@ -22,8 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from infra import kube, kube_checks, kube_render, naming, params  # noqa: E402
-from infra.kube_client import Pacing  # noqa: E402
+from infra.core import naming  # noqa: E402
+from infra.kube import checks as kube_checks  # noqa: E402
+from infra.kube import render as kube_render  # noqa: E402
+from infra.kube import step as kube  # noqa: E402
+from infra.kube.client import Pacing  # noqa: E402
+from infra.settings import params  # noqa: E402
 from tests.support.fake_controllers import CONTROLLERS_USER_AGENT, Controllers  # noqa: E402
 from tests.support.kmock_cluster import running_cluster  # noqa: E402
 

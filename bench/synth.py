@@ -22,7 +22,8 @@ RUNS = 5
 
 def main() -> None:
     started = time.perf_counter()
-    from infra import params, synth
+    from infra.settings import params
+    from infra.stacks import synth
 
     envs = params.environments()
     for env in envs:

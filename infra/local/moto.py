@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from infra.errors import BadInput
+from infra.core.errors import BadInput
+from infra.core.paths import LOCAL_DIR, ROOT
 from infra.local.process import Background, port_open
-from infra.params import Settings
-from infra.paths import LOCAL_DIR, ROOT
+from infra.settings.params import Settings
 
 MARKER = "infra.local.moto"
 START_TIMEOUT_S = 60

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from infra.errors import BadInput, OperationFailed
+from infra.core.errors import BadInput, OperationFailed
+from infra.core.paths import LOCAL_DIR, ROOT
 from infra.local.process import Background, port_open
-from infra.params import Settings
-from infra.paths import LOCAL_DIR, ROOT
+from infra.settings.params import Settings
 
 MARKER = "-m app serve"
 JOB_TIMEOUT_S = 120

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from infra.errors import BadInput, OperationFailed
+from infra.core.errors import BadInput, OperationFailed
 
 SUPERUSER = "postgres"
 DATABASE = "gif"

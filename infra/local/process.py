@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.errors import OperationFailed
+from infra.core.errors import OperationFailed
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from infra.errors import BadInput, OperationFailed
+from infra.core.errors import BadInput, OperationFailed
+from infra.core.paths import LOCAL_DIR, ROOT
 from infra.local.postgres import LocalPostgres
-from infra.paths import LOCAL_DIR, ROOT
 
 DATA_DIR = LOCAL_DIR / "postgres"
 

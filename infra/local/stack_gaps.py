@@ -1,7 +1,7 @@
 """The local environment's workarounds for moto's known gaps, all in one place.
 
 Each workaround names the gap it closes (see DESIGN.md, "Known gaps of the stand-ins").
-The engine (infra/cfn.py) and orchestration never special-case moto: the emulator is
+The engine (infra/cfn/engine.py) and orchestration never special-case moto: the emulator is
 patched in its own process so that it answers like CloudFormation, and the stacks it
 can't emulate are left out of the local plan (they are still synthesized and linted).
 """
@@ -12,7 +12,7 @@ import functools
 import os
 from typing import Any
 
-from infra import naming
+from infra.core import naming
 
 # Gap: moto 5.2's CloudFormation skips resource types it doesn't emulate (EKS cluster,
 # node group, add-ons, access entries, OIDC provider). A "cluster" stack would report

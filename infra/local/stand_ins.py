@@ -15,10 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 from rich.console import Console
 from rich.table import Table
 
-from infra.errors import BadInput
+from infra.core.errors import BadInput
 from infra.local.moto import LOCAL_DIR, Emulator
 from infra.local.pod import Pod
-from infra.params import Settings
+from infra.settings.params import Settings
 
 
 def _postgres(local_dir: Path):

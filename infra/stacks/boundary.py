@@ -35,8 +35,9 @@ from awacs.aws import (
 )
 from troposphere import Sub
 
-from infra import naming, params
-from infra.params import Settings
+from infra.core import naming
+from infra.settings import params
+from infra.settings.params import Settings
 from infra.stacks.common import permissions_boundary
 
 # AmazonEKSClusterPolicy (v10): the control plane manages ENIs, volumes, security groups and

@@ -32,9 +32,9 @@ from awacs.sts import AssumeRoleWithWebIdentity
 from troposphere import Equals, GetAtt, If, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy, OIDCProvider, Role
 
-from infra import naming
-from infra.naming import Outputs
-from infra.params import Settings, environments
+from infra.core import naming
+from infra.core.naming import Outputs
+from infra.settings.params import Settings, environments
 from infra.stacks import boundary
 from infra.stacks.common import (
     StackTemplate,

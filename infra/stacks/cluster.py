@@ -38,9 +38,10 @@ from troposphere.eks import (
 from troposphere.iam import OIDCProvider, Policy
 from troposphere.kms import Key
 
-from infra import catalog, naming
-from infra.naming import Outputs
-from infra.params import Settings
+from infra.core import naming
+from infra.core.naming import Outputs
+from infra.settings import catalog
+from infra.settings.params import Settings
 from infra.stacks.common import (
     StackTemplate,
     add_kms_key,

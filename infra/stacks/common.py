@@ -21,8 +21,8 @@ from troposphere.iam import Role
 from troposphere.kms import Alias, Key
 from troposphere.logs import LogGroup
 
-from infra import naming
-from infra.params import Settings
+from infra.core import naming
+from infra.settings.params import Settings
 
 FORMAT_VERSION = "2010-09-09"
 

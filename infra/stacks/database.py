@@ -9,9 +9,9 @@ from troposphere import GetAtt, Ref, Template
 from troposphere.kms import Key
 from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup, MasterUserSecret
 
-from infra import naming
-from infra.naming import Outputs
-from infra.params import Settings
+from infra.core import naming
+from infra.core.naming import Outputs
+from infra.settings.params import Settings
 from infra.stacks.common import (
     StackTemplate,
     add_kms_key,

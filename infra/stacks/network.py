@@ -27,9 +27,9 @@ from troposphere.ec2 import (
 )
 from troposphere.iam import Policy
 
-from infra import naming
-from infra.naming import Outputs
-from infra.params import LOG_RETENTION_DAYS, Settings
+from infra.core import naming
+from infra.core.naming import Outputs
+from infra.settings.params import LOG_RETENTION_DAYS, Settings
 from infra.stacks.common import (
     StackTemplate,
     add_kms_key,

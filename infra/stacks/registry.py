@@ -14,9 +14,9 @@ from troposphere.ecr import (
     Repository,
 )
 
-from infra import naming
-from infra.naming import Outputs
-from infra.params import Settings
+from infra.core import naming
+from infra.core.naming import Outputs
+from infra.settings.params import Settings
 from infra.stacks.common import StackTemplate, add_kms_key
 
 RETENTION_GROUP = "Image retention"

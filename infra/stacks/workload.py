@@ -13,9 +13,9 @@ from troposphere import AccountId, GetAtt, Ref, Sub, Template
 from troposphere.eks import PodIdentityAssociation
 from troposphere.iam import Policy
 
-from infra import naming
-from infra.naming import Outputs
-from infra.params import Settings
+from infra.core import naming
+from infra.core.naming import Outputs
+from infra.settings.params import Settings
 from infra.stacks.common import StackTemplate, add_role, arn
 
 CLUSTER_GROUP = "Cluster (from the cluster stack)"

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from cfnlint.decode import decode
 
-from infra import naming, params
+from infra.core import naming
+from infra.settings import params
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "templates" / "shared" / f"{naming.CI}.yaml"

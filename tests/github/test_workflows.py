@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import image, params
+from infra.orchestration import image
+from infra.settings import params
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -298,7 +299,7 @@ def _image_paths(doc: dict) -> set[tuple]:
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_image_tag_reaches_the_deployment_exactly_and_nothing_else_changes(env):
-    from infra import kube_render
+    from infra.kube import render as kube_render
 
     settings = params.load(env)
     outputs = kube_render.offline_outputs(settings)

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from infra import kube_render, params
+from infra.kube import render as kube_render
+from infra.settings import params
 
 ALLOWED_VOLUMES = {
     "configMap",
@@ -170,7 +171,7 @@ def test_the_checker_catches_each_control(breakage, control):
 
 
 def test_the_source_manifests_are_valid_kubernetes_objects_on_their_own():
-    from infra import kube_checks
+    from infra.kube import checks as kube_checks
 
     sources = list(kube_render.load_sources().values())
     assert len(sources) == 11

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A stand-in `docker` CLI for tests of infra/image.py: no Docker engine runs on these machines.
+"""A stand-in `docker` CLI for tests of infra/orchestration/image.py: no Docker engine runs on
+these machines.
 
 Gap it closes: `docker buildx build/push` cannot run here. The stand-in records every call
 (arguments and stdin) as JSON lines in $FAKE_DOCKER_LOG, remembers the refs it "built" and,

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from infra import params
-from infra.errors import BadInput
+from infra.core.errors import BadInput
 from infra.local.moto import Emulator
+from infra.settings import params
 from tests.support import emulator as support
 from tests.support.local_sandbox import free_port
 

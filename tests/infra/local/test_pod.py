@@ -9,10 +9,10 @@ import urllib.request
 import pytest
 from rich.console import Console
 
-from infra import params
-from infra.errors import BadInput, OperationFailed
+from infra.core.errors import BadInput, OperationFailed
 from infra.local import pod as local_pod
 from infra.local.process import _alive
+from infra.settings import params
 from tests.support.local_sandbox import free_port
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from infra.errors import BadInput
+from infra.core.errors import BadInput
 from infra.local import postgres as launcher
 from infra.local.postgres import LocalPostgres
 from tests.conftest import make_postgres_dir

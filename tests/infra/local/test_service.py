@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.errors import BadInput, OperationFailed
+from infra.core.errors import BadInput, OperationFailed
 from infra.local import service
 from infra.local.postgres import LocalPostgres
 from tests.conftest import make_postgres_dir

@@ -11,8 +11,11 @@ import os
 
 import pytest
 
-from infra import naming, params, synth, wiring
+from infra.core import naming
 from infra.local import stack_gaps
+from infra.orchestration import wiring
+from infra.settings import params
+from infra.stacks import synth
 from tests.support import emulator as support
 
 SMALL = """

@@ -8,9 +8,9 @@ import io
 import pytest
 from rich.console import Console
 
-from infra import params
-from infra.errors import BadInput
+from infra.core.errors import BadInput
 from infra.local import stand_ins
+from infra.settings import params
 from tests.support.local_sandbox import free_port
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from infra import params
-from infra.params import Settings
+from infra.settings import params
+from infra.settings.params import Settings
 
 ENVS = ("local", "dev", "prod")
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
-from infra import naming
+from infra.core import naming
 from infra.stacks import boundary, ci, cluster, database, network, workload
 from tests.infra.stacks.helpers import ENVS, as_list, body, of_type, settings, statements
 from tests.infra.stacks.policy_eval import ACCOUNT, REGION, allows, decide, resolve

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from infra import naming
+from infra.core import naming
 from infra.stacks import ci, cluster, database, network, workload
 from tests.infra.stacks.helpers import (
     as_list,

@@ -9,7 +9,8 @@ import json
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from infra import naming, synth
+from infra.core import naming
+from infra.stacks import synth
 from tests.infra.stacks.helpers import ENVS, as_list, body, settings, statements
 
 OUTPUT_KEYS = {value for name, value in vars(naming.Outputs).items() if not name.startswith("_")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import catalog
+from infra.settings import catalog
 from infra.stacks import database
 from tests.infra.stacks.helpers import ENVS, body, of_type, props, ref, settings
 

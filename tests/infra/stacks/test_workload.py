@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra import naming
+from infra.core import naming
 from infra.stacks import workload
 from tests.infra.stacks.helpers import body, of_type, props, ref, settings
 

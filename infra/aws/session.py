@@ -1,0 +1,232 @@
+"""The one boto3 gateway: a session per settings, clients with adaptive retries, and
+`ClientError` translated once into errors that name the action and the object."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+    UnknownRegionError,
+)
+from botocore.parsers import ResponseParserError
+
+from infra.aws.call_count import CallCounter
+from infra.core.errors import BadInput, GifstackError, OperationFailed
+from infra.settings.params import Settings
+
+if TYPE_CHECKING:
+    from infra.aws.template_bucket import TemplateBucket
+
+# Throttling is retried by botocore itself: adaptive mode adds client-side rate limiting
+# on top of the standard exponential backoff, which is what parallel stacks polling the
+# same API need.
+RETRIES = {"mode": "adaptive", "max_attempts": 10}
+
+_EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
+_INVALID_CODES = frozenset(
+    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
+)
+_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+_THROTTLE_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+_EXPIRED_SSO = (TokenRetrievalError, SSOTokenLoadError, UnauthorizedSSOTokenError)
+
+# Everything a boto3 call raises when AWS (or an emulator) says no or can't be reached.
+# ResponseParserError is not a BotoCoreError: an endpoint answering HTML (an emulator's
+# HTTP 500 page, a proxy) raises it.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
+
+NO_CREDENTIALS = (
+    "no AWS credentials found. Set AWS_PROFILE to a configured profile (and run "
+    "`aws sso login` if it uses SSO) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "then run the command again."
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str
+    arn: str  # as STS reports it (an assumed-role session for roles)
+    principal_arn: str  # the IAM user or role itself: what an EKS access entry names
+
+
+class Aws:
+    """One boto3 session for one environment's settings; clients are cached and shared
+    by threads (boto3 clients are thread-safe, creating them is not)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        profile: str | None = None,
+        session: boto3.Session | None = None,
+    ):
+        self.settings = settings
+        try:
+            self.session = session or boto3.Session(
+                profile_name=profile, region_name=settings.region
+            )
+        except ProfileNotFound as exc:
+            raise BadInput(
+                f"{exc}. List the configured profiles with `aws configure list-profiles` "
+                "and set AWS_PROFILE to one of them."
+            ) from None
+        self._clients: dict[str, object] = {}
+        self._identity: Identity | None = None
+        self._lock = threading.Lock()
+        # Every API call of every client of this session (retries of one call count once).
+        self.counter = CallCounter()
+        self.counter.watch_session(self.session)
+        self._config = Config(
+            region_name=settings.region, retries=dict(RETRIES), user_agent_extra="gifstack"
+        )
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    def client(self, service: str):
+        """A cached client; `settings.aws_endpoint_url` (the local emulator) when set,
+        otherwise boto3's own endpoint resolution (which honours AWS_ENDPOINT_URL)."""
+        with self._lock:
+            if service not in self._clients:
+                extra = {}
+                if self.settings.aws_endpoint_url:
+                    extra["endpoint_url"] = self.settings.aws_endpoint_url
+                self._clients[service] = self.session.client(service, config=self._config, **extra)
+            return self._clients[service]
+
+    @property
+    def calls(self) -> Counter[str]:
+        """API calls made, per "service.Operation"."""
+        return self.counter.calls
+
+    @property
+    def call_count(self) -> int:
+        return self.counter.total
+
+    def identity(self) -> Identity:
+        """Who we are, checked: EKS offered in the region, credentials present and valid,
+        and the account the params pin (if any). Raises BadInput with one message each.
+        Checked once per session; later calls answer from memory."""
+        if self._identity is not None:
+            return self._identity
+        self._check_region()
+        try:
+            caller = self.client("sts").get_caller_identity()
+        except AWS_ERRORS as exc:
+            raise translate(exc, "checking the AWS credentials with", "STS") from None
+        account = caller["Account"]
+        pinned = self.settings.account_id
+        if pinned and account != pinned:
+            raise BadInput(
+                f"these AWS credentials are for account {account}, but params/"
+                f"{self.settings.env}.yaml pins account_id {pinned}. Switch to credentials "
+                f"for {pinned} (e.g. another AWS_PROFILE) or fix account_id."
+            )
+        self._identity = Identity(
+            account_id=account, arn=caller["Arn"], principal_arn=principal_arn(caller["Arn"])
+        )
+        return self._identity
+
+    def template_bucket(self) -> TemplateBucket:
+        """Where templates too big for TemplateBody go (created on first upload)."""
+        from infra.aws.template_bucket import TemplateBucket
+
+        return TemplateBucket(self.client("s3"), self.identity().account_id, self.region)
+
+    def _check_region(self) -> None:
+        region = self.settings.region
+        try:
+            partition = self.session.get_partition_for_region(region)
+        except UnknownRegionError:
+            partition = "aws"  # not in any partition: the check below names the choices
+        offered = self.session.get_available_regions("eks", partition_name=partition)
+        if region not in offered:
+            raise BadInput(
+                f"Amazon EKS is not offered in region {region!r} (params/{self.settings.env}.yaml"
+                f" 'region'). Pick one of: {', '.join(sorted(offered))}."
+            )
+
+
+def principal_arn(arn: str) -> str:
+    """The IAM role behind an assumed-role session ARN; any other ARN unchanged.
+
+    arn:aws:sts::111122223333:assumed-role/Deployer/s1 -> arn:aws:iam::111122223333:role/Deployer
+    (a role path, if any, is not part of the session ARN and so not restored).
+    """
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+    return arn
+
+
+def translate(error: Exception, action: str, obj: str) -> GifstackError:
+    """One domain error for a boto3 failure: `{action} {obj}: what went wrong. what to do`."""
+    where = f"{action} {obj}".strip()
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return BadInput(NO_CREDENTIALS)
+    if isinstance(error, _EXPIRED_SSO):
+        return BadInput(
+            f"{where}: the AWS SSO session has expired. Run `aws sso login` (with the same "
+            "AWS_PROFILE) and run the command again."
+        )
+    if isinstance(error, CredentialRetrievalError):
+        return BadInput(
+            f"{where}: could not get AWS credentials ({error}). Check the profile's "
+            "credential_process / role settings, or set other credentials."
+        )
+    if isinstance(error, EndpointConnectionError):
+        return OperationFailed(
+            f"{where}: cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}. "
+            "Check the network (for --env local: is `invoke local.up` running?)."
+        )
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "") or str(error)
+        if code in _EXPIRED_CODES:
+            return BadInput(
+                f"{where}: the AWS credentials have expired ({code}). Refresh them (e.g. "
+                "`aws sso login`, or new temporary keys) and run the command again."
+            )
+        if code in _INVALID_CODES:
+            return BadInput(
+                f"{where}: AWS does not accept these credentials ({code}: {message}). "
+                "Check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
+            )
+        if code in _DENIED_CODES:
+            return OperationFailed(
+                f"{where}: access denied ({message}). The AWS identity running the deploy "
+                "needs permission for this action."
+            )
+        if code in _THROTTLE_CODES:
+            return OperationFailed(
+                f"{where}: AWS kept throttling the requests after {RETRIES['max_attempts']} "
+                f"attempts ({message}). Wait a minute and run the command again."
+            )
+        return OperationFailed(f"{where}: {message}")
+    if isinstance(error, ResponseParserError):
+        return OperationFailed(
+            f"{where}: the endpoint's answer is not an AWS response (an HTTP error page?): "
+            f"{str(error).splitlines()[0]}"
+        )
+    if isinstance(error, BotoCoreError):
+        return OperationFailed(f"{where}: {error}")
+    return OperationFailed(f"{where}: {error}")

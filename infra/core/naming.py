@@ -1,0 +1,107 @@
+"""Names in one place: stacks, the outputs that flow between them, tags.
+
+Convention: a stack that needs another stack's output declares a CloudFormation
+Parameter with the same name as that output (e.g. the database stack has a
+`PrivateSubnetIds` parameter fed from the network stack's `PrivateSubnetIds` output).
+The deploy engine wires them by name (see infra/stacks/graph.py); no Exports.
+"""
+
+MANAGED_BY = "gifstack"
+
+# Stack keys: the short names used on the command line (`--only database,cluster`).
+NETWORK = "network"
+DATABASE = "database"
+CLUSTER = "cluster"
+WORKLOAD = "workload"
+REGISTRY = "registry"
+CI = "ci"
+
+# Per-environment stacks, in a valid run order, and the account-wide ones.
+ENV_STACKS = (NETWORK, DATABASE, CLUSTER, WORKLOAD)
+SHARED_STACKS = (REGISTRY, CI)
+ALL_STACKS = ENV_STACKS + SHARED_STACKS
+
+
+def stack_name(project: str, env: str, stack: str) -> str:
+    """`gif-prod-database` for an environment's stack, `gif-registry` for a shared one."""
+    if stack in SHARED_STACKS:
+        return f"{project}-{stack}"
+    return f"{project}-{env}-{stack}"
+
+
+class Outputs:
+    """Output keys of every stack (and so the parameter names of the stacks that use them)."""
+
+    # network
+    VPC_ID = "VpcId"
+    PUBLIC_SUBNET_IDS = "PublicSubnetIds"  # comma-separated
+    PRIVATE_SUBNET_IDS = "PrivateSubnetIds"  # comma-separated
+    APP_SECURITY_GROUP_ID = "AppSecurityGroupId"  # nodes/pods that may reach the database
+    DATABASE_SECURITY_GROUP_ID = "DatabaseSecurityGroupId"  # admits only the app group
+
+    # database
+    DATABASE_ENDPOINT = "DatabaseEndpoint"
+    DATABASE_PORT = "DatabasePort"
+    DATABASE_NAME = "DatabaseName"
+    DATABASE_INSTANCE_ID = "DatabaseInstanceId"
+    DATABASE_RESOURCE_ID = "DatabaseResourceId"  # DbiResourceId, for rds-db:connect ARNs
+    DATABASE_MASTER_SECRET_ARN = "DatabaseMasterSecretArn"  # the ARN only, never the value
+    DATABASE_KMS_KEY_ARN = "DatabaseKmsKeyArn"  # encrypts storage and the master secret
+
+    # cluster
+    CLUSTER_NAME = "ClusterName"
+    CLUSTER_ENDPOINT = "ClusterEndpoint"
+    CLUSTER_CERTIFICATE_AUTHORITY = "ClusterCertificateAuthority"
+    CLUSTER_OIDC_PROVIDER_ARN = "ClusterOidcProviderArn"
+    NODE_ROLE_ARN = "NodeRoleArn"
+
+    # workload
+    APP_ROLE_ARN = "AppRoleArn"
+    MIGRATE_ROLE_ARN = "MigrateRoleArn"
+
+    # registry
+    REPOSITORY_URI = "RepositoryUri"
+    REPOSITORY_NAME = "RepositoryName"
+    REPOSITORY_ARN = "RepositoryArn"
+
+    # ci
+    DEPLOY_ROLE_ARN = "DeployRoleArn"
+
+
+# Kubernetes names (the manifests in k8s/ use the same ones).
+K8S_NAMESPACE = "gif"
+APP_SERVICE_ACCOUNT = "gif-app"
+MIGRATE_SERVICE_ACCOUNT = "gif-migrate"
+
+# Tags on every taggable resource (and on the stacks themselves).
+TAG_PROJECT = "project"
+TAG_ENVIRONMENT = "environment"
+TAG_MANAGED_BY = "managed-by"
+SHARED_ENVIRONMENT = "shared"  # the environment tag of the account-wide stacks
+TAG_GIT_COMMIT = "git-commit"  # on the stacks only: the commit that deployed them last
+
+# Parameters that are not another stack's output.
+DEPLOYER_PRINCIPAL_ARN = "DeployerPrincipalArn"  # cluster stack: who gets the access entry
+
+
+def cluster_name(project: str, env: str) -> str:
+    """The EKS cluster's name, `gif-prod` (also in its log group's name)."""
+    return f"{project}-{env}"
+
+
+def db_instance_id(project: str, env: str) -> str:
+    """The RDS instance identifier, `gif-prod` (also in its log groups' names)."""
+    return f"{project}-{env}"
+
+
+def boundary_policy_name(project: str) -> str:
+    """`gif-workload-boundary`: the customer managed policy (in the ci stack) that is the
+    permissions boundary of every role the environment stacks create. A fixed name, so the
+    env stacks can build its ARN from the account ID without a cross-stack parameter."""
+    return f"{project}-workload-boundary"
+
+
+def role_name(project: str, env: str | None, purpose: str) -> str:
+    """IAM role names all start with the project (`gif-prod-app`, `gif-ci-deploy`), so the CI
+    deploy role's iam:PassRole can be limited to this project's roles."""
+    return f"{project}-{env}-{purpose}" if env else f"{project}-{purpose}"

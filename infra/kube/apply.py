@@ -1,0 +1,159 @@
+"""Apply rendered objects in order, run the migration Job to completion, prune leftovers.
+
+The migration Job runs before the Deployment changes: if it fails we print its pods' logs
+and stop, so the running version keeps serving on the old schema it knows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from infra.core.errors import OperationFailed
+from infra.kube import diagnose as kube_diagnose
+from infra.kube.client import KubeApi, Pacing
+from infra.kube.render import MANAGED_BY_LABEL
+
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods
+JOB_WAIT_GRACE_SECONDS = 60  # on top of activeDeadlineSeconds, for the controller to report
+
+# Kinds gifstack renders into the namespace: the only kinds prune looks at (never Pods or
+# ReplicaSets, which controllers create with our labels; never the Namespace itself).
+PRUNABLE_KINDS = (
+    ("v1", "ServiceAccount"),
+    ("v1", "ConfigMap"),
+    ("batch/v1", "Job"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+)
+
+
+def ref(doc: dict[str, Any]) -> str:
+    return f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def apply_all(api: KubeApi, docs: list[dict[str, Any]], console: Console) -> None:
+    for doc in docs:
+        api.apply(doc)
+        console.print(f"  applied {escape(ref(doc))}")
+
+
+def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return condition
+    return None
+
+
+def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: Pacing) -> None:
+    """Apply the migration Job and wait until it completes; on failure show why and stop."""
+    name = job["metadata"]["name"]
+    namespace = job["metadata"]["namespace"]
+    existing = api.get("batch/v1", "Job", name, namespace)
+    if existing is not None and _condition(existing, "Complete"):
+        console.print(f"  migration Job {name} already completed for this image: skipped")
+        return
+    if existing is not None and _condition(existing, "Failed"):
+        # A Job never runs again once failed: replace it, so a re-deploy retries the migration.
+        console.print(f"  migration Job {name} failed before: deleting it to run it again")
+        api.delete("batch/v1", "Job", name, namespace)
+        _wait_gone(api, name, namespace, pacing)
+    api.apply(job)
+    console.print(f"  applied Job/{escape(name)}: migrate, then seed")
+    deadline = job["spec"].get("activeDeadlineSeconds", 600) + JOB_WAIT_GRACE_SECONDS
+    started = pacing.clock()
+    last = ""
+    while True:
+        current = api.get("batch/v1", "Job", name, namespace) or {}
+        state = _job_state(current)
+        if state != last:
+            console.print(f"  [{pacing.clock() - started:5.0f}s] {state}", highlight=False)
+            last = state
+        if _condition(current, "Complete"):
+            console.print(f"  migration Job {name} completed")
+            return
+        failed = _condition(current, "Failed")
+        if failed or pacing.clock() - started > deadline:
+            reason = (
+                f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}"
+                if failed
+                else f"not finished after {deadline} s"
+            )
+            _print_job_pods(api, name, namespace, console)
+            raise OperationFailed(
+                f"migration Job {name} failed ({reason}). Nothing else was changed: the "
+                "running version keeps serving. Fix the cause (its pod logs are above) and "
+                "deploy again."
+            )
+        pacing.sleep(pacing.interval)
+
+
+def _job_state(job: dict[str, Any]) -> str:
+    status = job.get("status") or {}
+    return (
+        f"migration: {status.get('active', 0)} pod(s) running, "
+        f"{status.get('succeeded', 0)} succeeded, {status.get('failed', 0)} failed attempt(s)"
+    )
+
+
+def _wait_gone(api: KubeApi, name: str, namespace: str, pacing: Pacing) -> None:
+    started = pacing.clock()
+    while api.get("batch/v1", "Job", name, namespace) is not None:
+        if pacing.clock() - started > 120:
+            raise OperationFailed(
+                f"old migration Job {name} is still being deleted after 120 s; check "
+                f"`kubectl -n {namespace} get job {name} -o yaml` (finalizers) and retry."
+            )
+        pacing.sleep(pacing.interval)
+
+
+def _print_job_pods(api: KubeApi, name: str, namespace: str, console: Console) -> None:
+    pods = api.list("v1", "Pod", namespace, label_selector=f"{JOB_NAME_LABEL}={name}")
+    if not pods:
+        console.print(f"[red]migration Job {escape(name)} has no pods to show logs of[/red]")
+        return
+    console.print(f"[red]migration Job {escape(name)} failed; its pods:[/red]")
+    kube_diagnose.print_pods(api, pods, console)
+
+
+def prune_candidates(
+    api: KubeApi, docs: list[dict[str, Any]], namespace: str
+) -> list[tuple[str, str, str]]:
+    """(apiVersion, kind, name) of our objects in the namespace that are no longer rendered."""
+    rendered = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    selector = f"{MANAGED_BY_LABEL}=gifstack"
+    found = []
+    for api_version, kind in PRUNABLE_KINDS:
+        for item in api.list(api_version, kind, namespace, label_selector=selector):
+            metadata = item["metadata"]
+            labels = metadata.get("labels") or {}
+            # Ours, top-level (controllers' children carry our labels too), not rendered.
+            if labels.get(MANAGED_BY_LABEL) != "gifstack" or metadata.get("ownerReferences"):
+                continue
+            if (kind, metadata["name"]) not in rendered:
+                found.append((api_version, kind, metadata["name"]))
+    return found
+
+
+def prune(
+    api: KubeApi,
+    docs: list[dict[str, Any]],
+    namespace: str,
+    console: Console,
+    candidates: list[tuple[str, str, str]] | None = None,
+) -> list[str]:
+    """Delete the candidates (default: found now); pass the list shown in the plan so exactly
+    what the plan said goes."""
+    pruned = []
+    if candidates is None:
+        candidates = prune_candidates(api, docs, namespace)
+    for api_version, kind, name in candidates:
+        api.delete(api_version, kind, name, namespace)
+        pruned.append(f"{kind}/{name}")
+        console.print(f"  pruned {escape(kind)}/{escape(name)} (no longer rendered)")
+    return pruned

@@ -1,0 +1,324 @@
+"""Render the plain manifests in k8s/ for one environment: load YAML, set fields, dump YAML.
+
+Values come from the environment's settings (params) and the stacks' outputs (naming.Outputs
+keys). Only the output keys listed in REQUIRED_OUTPUTS are read, all of them names, addresses
+or ARNs: no secret value can reach a rendered manifest. Rendering is structural (never text
+substitution) and deterministic, so two renders that differ only in the image tag differ only
+in the Deployment's and the Job's image and the Job's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.core import naming
+from infra.core.errors import BadInput
+from infra.core.paths import ROOT
+from infra.settings.params import Settings
+
+MANIFEST_DIR = ROOT / "k8s"
+
+APP_NAME = "gif-service"
+APP = "gif-app"  # Deployment, Service, PDB, HPA and the app's NetworkPolicy
+CONFIG = "gif-config"
+MIGRATE = "gif-migrate"  # the Job's name prefix and the migration NetworkPolicy
+POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
+ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
+CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+
+# The order objects are applied in: what others need first, the app after its migration.
+APPLY_ORDER = (
+    "Namespace",
+    "ServiceAccount",
+    "ConfigMap",
+    "Job",
+    "Deployment",
+    "Service",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "NetworkPolicy",
+)
+
+# Output key -> the stack that produces it (for the message when one is missing).
+REQUIRED_OUTPUTS = {
+    naming.Outputs.DATABASE_ENDPOINT: naming.DATABASE,
+    naming.Outputs.DATABASE_PORT: naming.DATABASE,
+    naming.Outputs.DATABASE_NAME: naming.DATABASE,
+    naming.Outputs.DATABASE_MASTER_SECRET_ARN: naming.DATABASE,
+    naming.Outputs.APP_ROLE_ARN: naming.WORKLOAD,
+    naming.Outputs.MIGRATE_ROLE_ARN: naming.WORKLOAD,
+    naming.Outputs.REPOSITORY_URI: naming.REGISTRY,
+}
+
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+OFFLINE_TAG = "offline-placeholder"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+
+
+def offline_outputs(settings: Settings) -> dict[str, str]:
+    """Clearly fake stack outputs, so every environment renders without an AWS account."""
+    account = "000000000000"
+    arn = f"arn:aws:iam::{account}:role"
+    return {
+        naming.Outputs.DATABASE_ENDPOINT: f"{settings.project}-{settings.env}-db.offline.invalid",
+        naming.Outputs.DATABASE_PORT: str(settings.database.port),
+        naming.Outputs.DATABASE_NAME: settings.database.name,
+        naming.Outputs.DATABASE_MASTER_SECRET_ARN: (
+            f"arn:aws:secretsmanager:{settings.region}:{account}:secret:offline-placeholder"
+        ),
+        naming.Outputs.APP_ROLE_ARN: f"{arn}/offline-placeholder-app",
+        naming.Outputs.MIGRATE_ROLE_ARN: f"{arn}/offline-placeholder-migrate",
+        naming.Outputs.REPOSITORY_URI: (
+            f"{account}.dkr.ecr.{settings.region}.amazonaws.com/{settings.app.image_repository}"
+        ),
+    }
+
+
+def resolve_image_tag(settings: Settings, image_tag: str | None) -> str:
+    """The tag (or sha256 digest) to deploy: --image-tag, else params' app.image_tag."""
+    tag = image_tag or settings.app.image_tag
+    if not tag:
+        raise BadInput(
+            f"no image tag for environment {settings.env!r}: pass --image-tag TAG "
+            f"(a tag pushed to ECR, e.g. the git commit) or set app.image_tag in "
+            f"params/{settings.env}.yaml."
+        )
+    if tag == "latest":
+        raise BadInput(
+            "image tag 'latest' is mutable, so a rollout could not be repeated or rolled "
+            "back; pass an immutable tag (e.g. the git commit) or a sha256 digest."
+        )
+    if not (_TAG.fullmatch(tag) or _DIGEST.fullmatch(tag)):
+        raise BadInput(
+            f"image tag {tag!r} is not valid: use letters, digits, '_', '.', '-' "
+            "(at most 128, not starting with '.' or '-'), or a digest 'sha256:<64 hex>'."
+        )
+    return tag
+
+
+def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[dict[str, Any]]:
+    """The environment's manifests, ready to apply, in APPLY_ORDER."""
+    _require(settings, outputs)
+    tag = resolve_image_tag(settings, image_tag)
+    sources = load_sources()
+    config = _config(settings, outputs, sources.pop(("ConfigMap", CONFIG)))
+    image = _image(outputs[naming.Outputs.REPOSITORY_URI], tag)
+    docs = [
+        _namespace(settings, sources.pop(("Namespace", naming.K8S_NAMESPACE))),
+        _service_account(
+            sources.pop(("ServiceAccount", naming.APP_SERVICE_ACCOUNT)),
+            outputs[naming.Outputs.APP_ROLE_ARN],
+        ),
+        _service_account(
+            sources.pop(("ServiceAccount", naming.MIGRATE_SERVICE_ACCOUNT)),
+            outputs[naming.Outputs.MIGRATE_ROLE_ARN],
+        ),
+        config,
+        _job(outputs, image, sources.pop(("Job", MIGRATE))),
+        _deployment(settings, image, _hash(config["data"]), sources.pop(("Deployment", APP))),
+        sources.pop(("Service", APP)),
+        sources.pop(("PodDisruptionBudget", APP)),
+    ]
+    hpa = sources.pop(("HorizontalPodAutoscaler", APP))
+    if settings.app.autoscaling:
+        docs.append(_autoscaler(settings, hpa))
+    for policy in (sources.pop(("NetworkPolicy", APP)), sources.pop(("NetworkPolicy", MIGRATE))):
+        docs.append(_network_policy(settings, outputs, policy))
+    if sources:
+        unknown = ", ".join(f"{kind}/{name}" for kind, name in sources)
+        raise BadInput(f"k8s/ has objects the renderer does not know: {unknown}.")
+    for doc in docs:
+        _label(settings, doc)
+        if doc["kind"] == "Job":
+            _name_job(doc)
+    return sorted(docs, key=lambda doc: APPLY_ORDER.index(doc["kind"]))
+
+
+def load_sources(directory: Path = MANIFEST_DIR) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every object of k8s/*.yaml by (kind, name)."""
+    objects: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            documents = [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER) if doc]
+        except yaml.YAMLError as exc:
+            raise BadInput(f"k8s/{path.name}: not valid YAML: {exc}") from None
+        for doc in documents:
+            objects[(doc["kind"], doc["metadata"]["name"])] = doc
+    return objects
+
+
+def write(docs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """One file per object, named `NN-kind-name.yaml` in apply order; stale files removed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.yaml"):
+        stale.unlink()
+    paths = []
+    for index, doc in enumerate(docs):
+        path = out_dir / f"{index:02d}-{doc['kind'].lower()}-{doc['metadata']['name']}.yaml"
+        path.write_text(dump(doc))
+        paths.append(path)
+    return paths
+
+
+def dump(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def _require(settings: Settings, outputs: dict[str, str]) -> None:
+    missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
+    if missing:
+        stacks = sorted(
+            {
+                naming.stack_name(settings.project, settings.env, REQUIRED_OUTPUTS[k])
+                for k in missing
+            }
+        )
+        raise BadInput(
+            f"stack outputs {', '.join(missing)} are missing (from {', '.join(stacks)}): "
+            f"deploy those stacks first (invoke deploy --env {settings.env}), or render "
+            f"with --offline to use placeholders."
+        )
+
+
+def _image(repository_uri: str, tag: str) -> str:
+    return f"{repository_uri}@{tag}" if tag.startswith("sha256:") else f"{repository_uri}:{tag}"
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _label(settings: Settings, doc: dict[str, Any]) -> None:
+    """Recommended labels on the object and on its pod template; namespaced objects in ours."""
+    common = {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": f"{settings.project}-{settings.env}",
+        "app.kubernetes.io/part-of": naming.MANAGED_BY,
+        MANAGED_BY_LABEL: naming.MANAGED_BY,
+    }
+    metadata = doc["metadata"]
+    metadata["labels"] = {**common, **metadata.get("labels", {})}
+    if doc["kind"] != "Namespace":
+        metadata["namespace"] = naming.K8S_NAMESPACE
+    template = doc.get("spec", {}).get("template")
+    if template:
+        component = metadata["labels"].get("app.kubernetes.io/component")
+        extra = {"app.kubernetes.io/component": component} if component else {}
+        template["metadata"]["labels"] = {**common, **template["metadata"]["labels"], **extra}
+
+
+def _namespace(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    labels = doc["metadata"]["labels"]
+    version = f"v{settings.cluster.kubernetes_version}"
+    for mode in ("enforce", "audit", "warn"):
+        labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = version
+    return doc
+
+
+def _service_account(doc: dict[str, Any], role_arn: str) -> dict[str, Any]:
+    # Informational only: the binding is the PodIdentityAssociation in the workload stack.
+    doc["metadata"].setdefault("annotations", {})[ROLE_ANNOTATION] = role_arn
+    return doc
+
+
+def _config(settings: Settings, outputs: dict[str, str], doc: dict[str, Any]) -> dict[str, Any]:
+    doc["data"] = {
+        "PGHOST": outputs[naming.Outputs.DATABASE_ENDPOINT],
+        "PGPORT": str(outputs[naming.Outputs.DATABASE_PORT]),
+        "PGDATABASE": outputs[naming.Outputs.DATABASE_NAME],
+        "PGUSER": settings.database.app_username,
+        "DB_APP_USER": settings.database.app_username,
+        "DB_SSLMODE": settings.app.db_sslmode,
+        "LOG_LEVEL": settings.app.log_level,
+        "AWS_REGION": settings.region,
+    }
+    return doc
+
+
+def _set_env(container: dict[str, Any], name: str, value: str) -> None:
+    env = container.setdefault("env", [])
+    for item in env:
+        if item["name"] == name:
+            item["value"] = value
+            return
+    env.append({"name": name, "value": value})
+
+
+def _job(outputs: dict[str, str], image: str, doc: dict[str, Any]) -> dict[str, Any]:
+    pod = doc["spec"]["template"]["spec"]
+    for container in pod["initContainers"] + pod["containers"]:
+        container["image"] = image
+        _set_env(
+            container, "DB_MASTER_SECRET_ARN", outputs[naming.Outputs.DATABASE_MASTER_SECRET_ARN]
+        )
+    pod["serviceAccountName"] = naming.MIGRATE_SERVICE_ACCOUNT
+    return doc
+
+
+def _name_job(doc: dict[str, Any]) -> None:
+    # A Job's pod template is immutable: a new image (or any change) needs a new Job.
+    doc["metadata"]["name"] = f"{MIGRATE}-{_hash(doc['spec'])}"
+
+
+def _deployment(
+    settings: Settings, image: str, config_hash: str, doc: dict[str, Any]
+) -> dict[str, Any]:
+    spec = doc["spec"]
+    app = settings.app
+    if app.autoscaling:
+        spec.pop("replicas", None)  # the HPA owns the replica count
+    else:
+        spec["replicas"] = app.replicas
+    spec["progressDeadlineSeconds"] = settings.deploy.rollout_timeout_seconds
+    template = spec["template"]
+    # envFrom doesn't restart pods on a config change; a changed annotation does.
+    template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION] = config_hash
+    pod = template["spec"]
+    pod["serviceAccountName"] = naming.APP_SERVICE_ACCOUNT
+    container = pod["containers"][0]
+    container["image"] = image
+    container["ports"][0]["containerPort"] = app.port
+    _set_env(container, "PORT", str(app.port))
+    container["resources"] = {
+        "requests": {"cpu": app.cpu_request, "memory": app.memory_request},
+        "limits": {"cpu": app.cpu_limit, "memory": app.memory_limit},
+    }
+    return doc
+
+
+def _autoscaler(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    app = settings.app
+    if app.max_replicas < app.replicas:
+        raise BadInput(
+            f"params/{settings.env}.yaml: app.max_replicas ({app.max_replicas}) is below "
+            f"app.replicas ({app.replicas}); the autoscaler needs max >= min."
+        )
+    doc["spec"]["minReplicas"] = app.replicas
+    doc["spec"]["maxReplicas"] = app.max_replicas
+    return doc
+
+
+def _network_policy(
+    settings: Settings, outputs: dict[str, str], doc: dict[str, Any]
+) -> dict[str, Any]:
+    spec = doc["spec"]
+    for rule in spec.get("ingress", []):
+        for port in rule.get("ports", []):
+            port["port"] = settings.app.port
+    database_port = int(outputs[naming.Outputs.DATABASE_PORT])
+    for rule in spec.get("egress", []):
+        for peer in rule.get("to", []):
+            if peer["ipBlock"]["cidr"] != POD_IDENTITY_AGENT_CIDR:
+                peer["ipBlock"]["cidr"] = settings.network.cidr  # the database is in the VPC
+                for port in rule["ports"]:
+                    port["port"] = database_port
+    return doc

@@ -1,0 +1,160 @@
+"""Build the engine's `StackRequest` for one stack: its template, the parameters wired from
+other stacks' outputs (by name, see infra/stacks/graph.py), the stack tags, termination
+protection and the database stack's policy. No AWS here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from infra.cfn.engine import StackRequest
+from infra.core import naming
+from infra.core.errors import OperationFailed
+from infra.core.paths import ROOT
+from infra.settings.params import Settings
+from infra.stacks import graph
+
+DB_INSTANCE_TYPE = "AWS::RDS::DBInstance"
+
+
+class MissingInput(OperationFailed):
+    """A stack needs an output of a stack that doesn't exist (yet) or lacks it."""
+
+
+def stack_name(settings: Settings, key: str) -> str:
+    return naming.stack_name(settings.project, settings.env, key)
+
+
+def template_dict(body: str) -> dict[str, Any]:
+    """The template as data; CloudFormation's short tags (!Ref, !Sub...) are kept as plain
+    values, which is enough to read Parameters and resource types."""
+    return yaml.load(body, Loader=_TemplateLoader) or {}
+
+
+def parameter_names(template: Mapping[str, Any]) -> list[str]:
+    return list((template.get("Parameters") or {}).keys())
+
+
+def stack_tags(settings: Settings, key: str) -> dict[str, str]:
+    """project, environment, managed-by and the git commit, on every stack."""
+    shared = key in naming.SHARED_STACKS
+    return {
+        naming.TAG_PROJECT: settings.project,
+        naming.TAG_ENVIRONMENT: naming.SHARED_ENVIRONMENT if shared else settings.env,
+        naming.TAG_MANAGED_BY: naming.MANAGED_BY,
+        naming.TAG_GIT_COMMIT: git_commit(),
+    }
+
+
+@functools.cache
+def git_commit() -> str:
+    """The commit being deployed: GITHUB_SHA in CI, else the work tree's HEAD."""
+    sha = os.environ.get("GITHUB_SHA")
+    if not sha:
+        try:
+            sha = subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            sha = ""
+    return sha[:12] or "unknown"
+
+
+def database_stack_policy(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Deny Replace and Delete of the DB instance(s); allow every other update."""
+    instances = sorted(
+        logical_id
+        for logical_id, resource in (template.get("Resources") or {}).items()
+        if isinstance(resource, dict) and resource.get("Type") == DB_INSTANCE_TYPE
+    )
+    if not instances:
+        return None
+    return {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": ["Update:Replace", "Update:Delete"],
+                "Principal": "*",
+                "Resource": [f"LogicalResourceId/{logical_id}" for logical_id in instances],
+            },
+            {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+        ]
+    }
+
+
+def deletion_policy(template: Mapping[str, Any], resource_type: str) -> str | None:
+    """The DeletionPolicy of the first resource of that type (e.g. "Snapshot")."""
+    for resource in (template.get("Resources") or {}).values():
+        if isinstance(resource, dict) and resource.get("Type") == resource_type:
+            return resource.get("DeletionPolicy")
+    return None
+
+
+def build_request(
+    settings: Settings,
+    key: str,
+    body: str,
+    outputs: Mapping[str, Mapping[str, str]],
+    *,
+    deployer_principal_arn: str,
+) -> StackRequest:
+    """The request for one stack; `outputs` maps stack key -> that stack's outputs."""
+    template = template_dict(body)
+    names = parameter_names(template)
+    parameters: dict[str, str] = {}
+    for parameter, producer in graph.inputs(key, names).items():
+        produced = outputs.get(producer)
+        if produced is None:
+            raise MissingInput(
+                f"stack {stack_name(settings, key)} needs output {parameter} of "
+                f"{stack_name(settings, producer)}, which does not exist yet. Deploy it first "
+                f"(`invoke deploy --env {settings.env}` without --only, or add "
+                f"{producer} to --only)."
+            )
+        if parameter not in produced:
+            raise MissingInput(
+                f"stack {stack_name(settings, key)} needs output {parameter} of "
+                f"{stack_name(settings, producer)}, which has no such output. Redeploy "
+                f"{producer} from this commit (`invoke deploy --env {settings.env} "
+                f"--only {producer}`)."
+            )
+        parameters[parameter] = produced[parameter]
+    if naming.DEPLOYER_PRINCIPAL_ARN in names:
+        parameters[naming.DEPLOYER_PRINCIPAL_ARN] = deployer_principal_arn
+    return StackRequest(
+        key=key,
+        name=stack_name(settings, key),
+        template_body=body,
+        parameters=parameters,
+        tags=stack_tags(settings, key),
+        termination_protection=settings.is_prod or settings.deploy.termination_protection,
+        stack_policy=database_stack_policy(template) if key == naming.DATABASE else None,
+        timeout_minutes=settings.deploy.stack_timeout_minutes.get(key, 30),
+        env=settings.env,
+    )
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation's short-form tags as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_TemplateLoader.add_multi_constructor("!", _any_tag)

@@ -1,0 +1,297 @@
+"""infra/aws/session.py: the boto3 gateway, against moto's server over HTTP where it can answer,
+botocore's Stubber for what moto never says (expired credentials)."""
+
+from __future__ import annotations
+
+import time
+
+import botocore.endpoint
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    TokenRetrievalError,
+)
+from botocore.retries import bucket
+from botocore.stub import Stubber
+from invoke import Exit
+
+from infra.aws.session import AWS_ERRORS, Aws, principal_arn, translate
+from infra.commands.cli import reported
+from infra.core.errors import BadInput, OperationFailed
+from infra.settings.params import Settings
+from tests.support.moto_server import ACCOUNT_ID, REGION, MotoServer
+
+
+def settings(**values) -> Settings:
+    return Settings(env="test", region=REGION, **values)
+
+
+def client_error(code: str, message: str = "boom", operation: str = "CreateChangeSet"):
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+@pytest.fixture
+def no_ambient_credentials(monkeypatch, tmp_path):
+    """Nothing on this machine may lend credentials: env, files, instance metadata."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_clients_use_the_settings_endpoint_and_adaptive_retries(moto: MotoServer):
+    aws = Aws(settings(aws_endpoint_url=moto.url), session=moto.session())
+
+    cfn = aws.client("cloudformation")
+
+    assert cfn.meta.endpoint_url == moto.url
+    assert cfn.meta.region_name == REGION
+    assert cfn.meta.config.retries["mode"] == "adaptive"
+    assert aws.client("cloudformation") is cfn  # one client per service
+
+
+def test_aws_endpoint_url_from_the_environment_is_honoured(moto, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+
+    aws = Aws(settings())  # no aws_endpoint_url: boto3 resolves the endpoint itself
+
+    assert aws.client("sts").meta.endpoint_url == moto.url
+    assert aws.identity().account_id == ACCOUNT_ID  # answered by moto over HTTP
+
+
+def test_identity_and_call_count_against_moto(moto: MotoServer):
+    aws = Aws(settings(aws_endpoint_url=moto.url, account_id=ACCOUNT_ID), session=moto.session())
+
+    identity = aws.identity()
+
+    assert identity.account_id == ACCOUNT_ID
+    assert identity.principal_arn == identity.arn  # moto answers with an IAM user
+    assert aws.identity() is identity  # checked once
+    assert dict(aws.calls) == {"sts.GetCallerIdentity": 1}
+    assert aws.call_count == 1
+
+
+def test_wrong_account_is_bad_input_naming_both_accounts(moto: MotoServer):
+    aws = Aws(
+        settings(aws_endpoint_url=moto.url, account_id="111122223333"), session=moto.session()
+    )
+
+    with pytest.raises(BadInput) as wrong:
+        aws.identity()
+
+    assert wrong.value.message == (
+        f"these AWS credentials are for account {ACCOUNT_ID}, but params/test.yaml pins "
+        "account_id 111122223333. Switch to credentials for 111122223333 (e.g. another "
+        "AWS_PROFILE) or fix account_id."
+    )
+    assert wrong.value.exit_code == 2
+
+
+@pytest.mark.usefixtures("no_ambient_credentials")
+def test_no_credentials_is_bad_input(moto: MotoServer):
+    aws = Aws(settings(aws_endpoint_url=moto.url))
+
+    with pytest.raises(BadInput) as missing:
+        aws.identity()
+
+    assert missing.value.message.startswith("no AWS credentials found.")
+    assert "AWS_PROFILE" in missing.value.message
+
+
+@pytest.mark.usefixtures("no_ambient_credentials")
+def test_an_unknown_profile_is_bad_input():
+    with pytest.raises(BadInput, match="aws configure list-profiles"):
+        Aws(settings(), profile="nobody")
+
+
+def test_expired_credentials_are_bad_input(moto: MotoServer):
+    aws = Aws(settings(aws_endpoint_url=moto.url), session=moto.session())
+    with Stubber(aws.client("sts")) as sts:
+        sts.add_client_error(
+            "get_caller_identity",
+            service_error_code="ExpiredToken",
+            service_message="The security token included in the request is expired",
+            http_status_code=403,
+        )
+        with pytest.raises(BadInput) as expired:
+            aws.identity()
+
+    assert "the AWS credentials have expired (ExpiredToken)" in expired.value.message
+    assert expired.value.exit_code == 2
+
+
+def test_an_expired_sso_session_is_bad_input():
+    error = translate(TokenRetrievalError(provider="sso", error_msg="expired"), "checking", "STS")
+    assert isinstance(error, BadInput)
+    assert "aws sso login" in error.message
+
+
+def test_a_failing_credential_source_is_bad_input():
+    failing = CredentialRetrievalError(provider="custom-process", error_msg="exit status 1")
+    error = translate(failing, "checking the AWS credentials with", "STS")
+    assert isinstance(error, BadInput)
+    assert error.message.startswith(
+        "checking the AWS credentials with STS: could not get AWS credentials (Error when "
+        "retrieving credentials from custom-process: exit status 1)."
+    )
+
+
+def test_a_region_without_eks_is_bad_input(moto: MotoServer):
+    aws = Aws(
+        Settings(env="test", region="eu-north-9", aws_endpoint_url=moto.url),
+        session=moto.session("eu-north-9"),
+    )
+
+    with pytest.raises(BadInput) as region:
+        aws.identity()
+
+    assert region.value.message.startswith("Amazon EKS is not offered in region 'eu-north-9'")
+    assert "eu-west-1" in region.value.message  # the choices are listed
+    assert aws.calls == {}  # decided before asking AWS anything
+
+
+def test_a_region_in_no_partition_is_bad_input_too(moto: MotoServer):
+    aws = Aws(
+        Settings(env="test", region="xx-nowhere-1", aws_endpoint_url=moto.url),
+        session=moto.session("xx-nowhere-1"),
+    )
+
+    with pytest.raises(BadInput, match="Amazon EKS is not offered in region 'xx-nowhere-1'"):
+        aws.identity()
+
+
+def test_throttling_is_retried_by_botocore_then_succeeds(moto: MotoServer, monkeypatch):
+    # No real sleeping: botocore's backoff and its adaptive rate limiter's clock are
+    # replaced; the throttling answers themselves come over the real client stack.
+    backoffs: list[float] = []
+    monkeypatch.setattr(
+        botocore.endpoint, "time", type("T", (), {"sleep": staticmethod(backoffs.append)})
+    )
+    ticks = iter(range(0, 10**6, 60))
+    monkeypatch.setattr(bucket.Clock, "current_time", lambda self: time.time() + next(ticks))
+    aws = Aws(settings(aws_endpoint_url=moto.url), session=moto.session())
+    cfn = aws.client("cloudformation")
+    attempts = []
+    throttled = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+        b"<Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+    )
+
+    def throttle_twice(request, **_):
+        attempts.append(request.url)
+        if len(attempts) <= 2:
+            return AWSResponse(request.url, 400, {}, _Raw(throttled))
+        return None  # the third attempt goes to moto
+
+    cfn.meta.events.register("before-send.cloudformation.ListStacks", throttle_twice)
+
+    response = cfn.list_stacks()
+
+    assert response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert len(attempts) == 3 and len(backoffs) == 2
+    assert dict(aws.calls) == {"cloudformation.ListStacks": 1}
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "expected"),
+    [
+        (
+            client_error("ValidationError", "Template format error: bad"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: Template format error: bad",
+        ),
+        (
+            client_error("Throttling", "Rate exceeded"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: AWS kept throttling the requests "
+            "after 10 attempts (Rate exceeded). Wait a minute and run the command again.",
+        ),
+        (
+            client_error("AccessDenied", "not authorized to perform: CreateChangeSet"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: access denied (not authorized "
+            "to perform: CreateChangeSet). The AWS identity running the deploy needs "
+            "permission for this action.",
+        ),
+        (
+            client_error("InvalidClientTokenId", "The security token is invalid"),
+            BadInput,
+            "creating change set for stack gif-prod-database: AWS does not accept these "
+            "credentials (InvalidClientTokenId: The security token is invalid). Check "
+            "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.",
+        ),
+        (
+            EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: cannot reach "
+            "http://127.0.0.1:1. Check the network (for --env local: is `invoke local.up` "
+            "running?).",
+        ),
+    ],
+)
+def test_translate_names_the_action_and_the_object(error, kind, expected):
+    translated = translate(error, "creating change set for", "stack gif-prod-database")
+    assert type(translated) is kind
+    assert translated.message == expected
+
+
+@pytest.mark.parametrize(("error", "code"), [(BadInput("no"), 2), (OperationFailed("no"), 1)])
+def test_errors_leave_invoke_with_their_exit_code(error, code):
+    @reported
+    def task_body():
+        raise error
+
+    with pytest.raises(Exit) as leaving:
+        task_body()
+    assert leaving.value.code == code
+    assert leaving.value.message == "error: no"
+
+
+def test_principal_arn_is_the_role_behind_an_assumed_role_session():
+    session = "arn:aws:sts::111122223333:assumed-role/GifDeployer/gh-actions-42"
+    assert principal_arn(session) == "arn:aws:iam::111122223333:role/GifDeployer"
+    user = "arn:aws:iam::111122223333:user/alice"
+    assert principal_arn(user) == user
+    gov = "arn:aws-us-gov:sts::111122223333:assumed-role/Ops/x"
+    assert principal_arn(gov) == "arn:aws-us-gov:iam::111122223333:role/Ops"
+
+
+def test_an_endpoint_answering_an_html_error_page_is_a_failed_operation(moto: MotoServer):
+    cfn = moto.client("cloudformation")
+    # moto 5.2 answers ContinueUpdateRollback with an HTTP 500 HTML page (not implemented).
+    with pytest.raises(AWS_ERRORS) as raw:
+        cfn.continue_update_rollback(StackName="gif-dev-network")
+
+    error = translate(raw.value, "continuing the rollback of", "stack gif-dev-network")
+
+    assert isinstance(error, OperationFailed)
+    assert error.message.startswith(
+        "continuing the rollback of stack gif-dev-network: the endpoint's answer is not an "
+        "AWS response"
+    )

@@ -1,0 +1,80 @@
+"""infra/aws/template_bucket.py against moto's S3 over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.stub import ANY, Stubber
+
+from infra.aws.template_bucket import TemplateBucket, bucket_name
+from tests.support.moto_server import ACCOUNT_ID, MotoServer
+
+
+def test_the_bucket_is_created_private_and_encrypted_once(moto: MotoServer):
+    s3 = moto.client("s3")
+    calls = []
+    s3.meta.events.register("before-call.s3.*", lambda event_name, **_: calls.append(event_name))
+    store = TemplateBucket(s3, ACCOUNT_ID, "eu-west-1")
+
+    url = store.upload("gif-prod-cluster", "Resources: {}\n")
+    again = store.upload("gif-prod-cluster", "Resources: {}\n")
+
+    name = bucket_name(ACCOUNT_ID, "eu-west-1")
+    assert url == again and url.startswith(f"{moto.url}/{name}/gif-prod-cluster/")
+    key = url.split(f"/{name}/", 1)[1]
+    assert s3.get_object(Bucket=name, Key=key)["Body"].read() == b"Resources: {}\n"
+    location = s3.get_bucket_location(Bucket=name)["LocationConstraint"]
+    assert location == "eu-west-1"
+    assert all(s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values())
+    assert s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert rules[0]["Expiration"] == {"Days": 90}
+    created = [c for c in calls if c.endswith("CreateBucket")]
+    assert len(created) == 1
+
+
+def test_us_east_1_needs_no_location_constraint(moto: MotoServer):
+    s3 = moto.client("s3", region="us-east-1")
+    store = TemplateBucket(s3, ACCOUNT_ID, "us-east-1")
+
+    store.upload("gif-ci", "Resources: {}\n")
+
+    assert s3.head_bucket(Bucket=bucket_name(ACCOUNT_ID, "us-east-1"))
+
+
+def test_over_https_the_bucket_also_refuses_plain_http_requests():
+    s3 = boto3.client(
+        "s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    name = bucket_name(ACCOUNT_ID, "eu-west-1")
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_bucket", "404", http_status_code=404)
+        for operation in ("create_bucket", "put_public_access_block", "put_bucket_encryption"):
+            stub.add_response(operation, {})
+        stub.add_response("put_bucket_policy", {}, {"Bucket": name, "Policy": ANY})
+        stub.add_response("put_bucket_lifecycle_configuration", {})
+        stub.add_response("put_object", {})
+        seen = []
+        s3.meta.events.register(
+            "before-parameter-build.s3.PutBucketPolicy",
+            lambda params, **_: seen.append(json.loads(params["Policy"])),
+        )
+
+        TemplateBucket(s3, ACCOUNT_ID, "eu-west-1").upload("gif-prod-cluster", "x: 1\n")
+
+    assert seen == [
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": ["s3:*"],
+                    "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": False}},
+                }
+            ],
+        }
+    ]

@@ -1,0 +1,153 @@
+"""infra/settings/params.py: every bad params file gets one clear message (file, key, what is
+allowed);
+through `invoke` that is exit code 2 and no traceback."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.core.errors import BadInput
+from infra.settings import catalog, params
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load_text(tmp_path: Path, text: str):
+    path = tmp_path / "staging.yaml"
+    path.write_text(text)
+    return params.load_file(path)
+
+
+def message(tmp_path: Path, text: str) -> str:
+    with pytest.raises(BadInput) as caught:
+        load_text(tmp_path, text)
+    assert caught.value.exit_code == 2
+    assert "staging.yaml" in caught.value.message  # names the file
+    return caught.value.message
+
+
+@pytest.mark.parametrize("env", params.environments())
+def test_committed_params_files_are_valid(env):
+    assert params.load(env).env == env
+
+
+def test_defaults_are_what_an_environment_file_leaves_out(tmp_path):
+    settings = load_text(tmp_path, "")
+    assert settings.network.az_count == 2 and settings.network.nat_mode == "single"
+    assert settings.database.engine_version in catalog.postgres_versions()
+    assert settings.cluster.kubernetes_version in catalog.EKS_KUBERNETES_VERSIONS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("netwrk: {}\n", ["unknown key 'netwrk'", "Did you mean 'network'?"]),
+        (
+            "database:\n  instance_clas: db.t4g.micro\n",
+            ["unknown key 'database.instance_clas'", "Did you mean 'instance_class'?"],
+        ),
+        ("network:\n  az_count: two\n", ["network.az_count", "valid integer", "'two'"]),
+        ("network:\n  az_count: 5\n", ["network.az_count", "less than or equal to 3"]),
+        ("network:\n  az_count: 1\n", ["network.az_count", "greater than or equal to 2"]),
+        ("network:\n  cidr: 10.0.0.300/16\n", ["network.cidr", "not an IPv4 network"]),
+        ("network:\n  cidr: 10.0.0.0/8\n", ["network.cidr", "between a /16 and a /24"]),
+        (
+            "cluster:\n  public_access_cidrs: ['1.2.3.4/33']\n",
+            ["cluster.public_access_cidrs", "not an IPv4 network"],
+        ),
+        (
+            "cluster:\n  public_access_cidrs: ['0.0.0.0/0']\n",
+            ["whole internet", "office/VPN ranges"],
+        ),
+        (
+            "database:\n  instance_class: db.t4g.micr\n",
+            ["database.instance_class", "'db.t4g.micr'", "Did you mean 'db.t4g.micro'"],
+        ),
+        (
+            "database:\n  instance_class: db.x9.mega\n",
+            ["database.instance_class", "not an RDS for PostgreSQL", "in eu-west-1"],
+        ),
+        (
+            "cluster:\n  kubernetes_version: '1.20'\n",
+            ["cluster.kubernetes_version", "EKS offers", "1.35"],
+        ),
+        (
+            "database:\n  engine_version: '16.6'\n",
+            ["database.engine_version", "deprecated", "17.6"],
+        ),
+        ("database:\n  engine_version: '15.10'\n", ["database.engine_version", "16.x/17.x"]),
+        (
+            "cluster:\n  node_min_size: 5\n",
+            ["node_min_size <= node_desired_size <= node_max_size", "5 <= 2 <= 4"],
+        ),
+        (
+            "database:\n  allocated_storage_gib: 200\n",
+            ["max_allocated_storage_gib (100) must be at least allocated_storage_gib (200)"],
+        ),
+        (
+            "network:\n  flow_log_retention_days: 31\n",
+            ["network.flow_log_retention_days", "not a CloudWatch Logs retention", "365"],
+        ),
+        (
+            "app:\n  autoscaling: true\n  replicas: 8\n  max_replicas: 4\n",
+            ["max_replicas (4) must be at least replicas (8)"],
+        ),
+        ("region: Ireland\n", ["region", "should match pattern"]),
+        ("env: prod\n", ["'env' is not a setting"]),
+        ("- a\n- b\n", ["expected a mapping"]),
+        ("network: [\n", ["not valid YAML"]),
+    ],
+)
+def test_bad_input_gets_one_clear_message(tmp_path, text, expected):
+    text_of_error = message(tmp_path, text)
+    for part in expected:
+        assert part in text_of_error
+    assert "Traceback" not in text_of_error and "\n" not in text_of_error.strip()
+
+
+def test_unknown_environment_lists_the_ones_that_exist():
+    with pytest.raises(BadInput) as caught:
+        params.load("staging")
+    assert "unknown environment 'staging'" in caught.value.message
+    assert "dev, local, prod" in caught.value.message
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    """tasks.py, infra/ and params/ in a scratch folder, so a bad params file can be
+    tried through `invoke` without touching the repository's params/."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(ROOT / "tasks.py", root / "tasks.py")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "infra", root / "infra", ignore=ignore)
+    shutil.copytree(ROOT / "params", root / "params")
+    (root / "params" / "broken.yaml").write_text(
+        "database:\n  instance_class: db.t4g.micr\nnetwrk: {}\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ("staging", "unknown environment 'staging'"),
+        ("broken", "params/broken.yaml: unknown key 'netwrk'. Did you mean 'network'?"),
+    ],
+)
+def test_invoke_exits_2_with_the_message_and_no_traceback(project_copy, env, expected):
+    invoke = Path(sys.executable).parent / "invoke"
+    result = subprocess.run(
+        [str(invoke), "synth", "--env", env],
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
