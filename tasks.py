@@ -10,6 +10,7 @@ import sys
 from invoke import Collection, task
 
 from infra.commands.cli import reported
+from infra.stacks.specs import ALL_STACKS
 
 # --- tests -------------------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ def destroy(c, env, confirm=None, yes=False):
 @task(
     help={
         "env": _ENV_HELP,
-        "stack": "The stuck stack: network, database, cluster, workload, registry or ci.",
+        "stack": f"The stuck stack: one of {', '.join(ALL_STACKS)}.",
         "skip": "Comma-separated logical IDs to skip while rolling back (left as they are).",
     }
 )

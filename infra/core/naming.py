@@ -16,17 +16,8 @@ WORKLOAD = "workload"
 REGISTRY = "registry"
 CI = "ci"
 
-# Per-environment stacks, in a valid run order, and the account-wide ones.
-ENV_STACKS = (NETWORK, DATABASE, CLUSTER, WORKLOAD)
-SHARED_STACKS = (REGISTRY, CI)
-ALL_STACKS = ENV_STACKS + SHARED_STACKS
-
-
-def stack_name(project: str, env: str, stack: str) -> str:
-    """`gif-prod-database` for an environment's stack, `gif-registry` for a shared one."""
-    if stack in SHARED_STACKS:
-        return f"{project}-{stack}"
-    return f"{project}-{env}-{stack}"
+# Which stacks are per environment or account-wide, what each needs and produces: the one
+# table in infra/stacks/specs.py.
 
 
 class Outputs:

@@ -21,6 +21,7 @@ from infra.core import naming
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.settings.params import Settings
+from infra.stacks import specs
 
 MANIFEST_DIR = ROOT / "k8s"
 
@@ -46,16 +47,17 @@ APPLY_ORDER = (
     "NetworkPolicy",
 )
 
-# Output key -> the stack that produces it (for the message when one is missing).
-REQUIRED_OUTPUTS = {
-    naming.Outputs.DATABASE_ENDPOINT: naming.DATABASE,
-    naming.Outputs.DATABASE_PORT: naming.DATABASE,
-    naming.Outputs.DATABASE_NAME: naming.DATABASE,
-    naming.Outputs.DATABASE_MASTER_SECRET_ARN: naming.DATABASE,
-    naming.Outputs.APP_ROLE_ARN: naming.WORKLOAD,
-    naming.Outputs.MIGRATE_ROLE_ARN: naming.WORKLOAD,
-    naming.Outputs.REPOSITORY_URI: naming.REGISTRY,
-}
+# The stack outputs the manifests are rendered with (which stack makes each: the stack
+# table, infra/stacks/specs.py).
+REQUIRED_OUTPUTS = (
+    naming.Outputs.DATABASE_ENDPOINT,
+    naming.Outputs.DATABASE_PORT,
+    naming.Outputs.DATABASE_NAME,
+    naming.Outputs.DATABASE_MASTER_SECRET_ARN,
+    naming.Outputs.APP_ROLE_ARN,
+    naming.Outputs.MIGRATE_ROLE_ARN,
+    naming.Outputs.REPOSITORY_URI,
+)
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -176,10 +178,8 @@ def _require(settings: Settings, outputs: dict[str, str]) -> None:
     missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
     if missing:
         stacks = sorted(
-            {
-                naming.stack_name(settings.project, settings.env, REQUIRED_OUTPUTS[k])
-                for k in missing
-            }
+            specs.stack_name(settings.project, settings.env, key)
+            for key in specs.producers(missing)
         )
         raise BadInput(
             f"stack outputs {', '.join(missing)} are missing (from {', '.join(stacks)}): "

@@ -22,6 +22,7 @@ from infra.kube import render as kube_render
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing, check_namespace
 from infra.settings.params import Settings
+from infra.stacks import specs
 
 BEFORE_MIGRATION = ("Namespace", "ServiceAccount", "ConfigMap")
 CLUSTER_OUTPUTS = (
@@ -177,7 +178,7 @@ def _eks_api_client(settings: Settings, outputs: dict[str, str]) -> Any:
 
     missing = [key for key in CLUSTER_OUTPUTS if not outputs.get(key)]
     if missing:
-        stack = naming.stack_name(settings.project, settings.env, naming.CLUSTER)
+        stack = specs.stack_name(settings.project, settings.env, naming.CLUSTER)
         raise BadInput(
             f"stack outputs {', '.join(missing)} are missing: deploy {stack} first "
             f"(invoke deploy --env {settings.env})."

@@ -12,17 +12,12 @@ import functools
 import os
 from typing import Any
 
-from infra.core import naming
-
 # Gap: moto 5.2's CloudFormation skips resource types it doesn't emulate (EKS cluster,
 # node group, add-ons, access entries, OIDC provider). A "cluster" stack would report
 # success with no cluster in it, and the workload stack's pod roles need that cluster's
-# outputs. So locally both are synthesized and linted but not created; the app runs as a
-# local process instead of on Kubernetes (infra/local/pod.py).
-NOT_EMULATED: dict[str, str] = {
-    naming.CLUSTER: "not created locally: moto has no EKS",
-    naming.WORKLOAD: "not created locally: needs the EKS cluster",
-}
+# outputs. So locally both are synthesized and linted but not created (`not_emulated` in
+# infra/stacks/specs.py); the app runs as a local process instead of on Kubernetes
+# (infra/local/pod.py).
 
 # Gap: the emulator accepts any credentials, but boto3 refuses to sign a request without
 # some, and a fresh machine has none. These fixed values are only ever sent to the
@@ -31,11 +26,6 @@ EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "gifstack-local",
     "AWS_SECRET_ACCESS_KEY": "gifstack-local",
 }
-
-
-def emulated_stacks(keys: list[str]) -> list[str]:
-    """The stacks of `keys` that the emulator can really create."""
-    return [key for key in keys if key not in NOT_EMULATED]
 
 
 def use_emulator_credentials() -> None:

@@ -29,7 +29,7 @@ from infra.core.errors import BadInput, GifstackError, OperationFailed
 from infra.orchestration import image, progress, summary, wiring
 from infra.settings import params
 from infra.settings.params import Settings
-from infra.stacks import graph
+from infra.stacks import graph, specs
 
 LOCAL_ENV = "local"
 SECRET_WORDS = ("password", "secretstring", "token", "privatekey")
@@ -120,7 +120,7 @@ def deploy(
     """Deploy an environment's stacks in graph order, then its workload. See README."""
     console = console or summary.new_console()
     settings = params.load(env)
-    selected = select_stacks(only, naming.ENV_STACKS, env)
+    selected = select_stacks(only, specs.ENV_STACKS, env)
     local = runs_locally(settings)
     skipped: dict[str, str] = {}
     database_url = None
@@ -129,7 +129,7 @@ def deploy(
 
         stack_gaps.use_emulator_credentials()
         database_url = stand_ins.require_up(settings, **_local_dir(local_dir))
-        skipped = {key: why for key, why in stack_gaps.NOT_EMULATED.items() if key in selected}
+        skipped = specs.not_emulated(selected)
     # Locally the change sets go to the emulator: shown, never asked about.
     options = deploy_options(
         settings, yes=yes or local, dry_run=dry_run, allow_replace=allow_replace
@@ -155,7 +155,7 @@ def deploy(
     report = DeployReport(results=[], calls=run.calls)
     report.results = _deploy_stacks(run, keys, templates, outputs, identity, skipped=skipped)
     report.results += [_skipped(settings, key, why) for key, why in skipped.items()]
-    report.results.sort(key=lambda result: graph.run_order(naming.ENV_STACKS).index(result.key))
+    report.results.sort(key=lambda result: graph.run_order(specs.ENV_STACKS).index(result.key))
     failed = [result for result in report.results if result.status in ("failed", "not run")]
 
     app_error: GifstackError | None = None
@@ -336,7 +336,7 @@ def _failure(failed: list[StackResult], env: str) -> GifstackError:
 def _require_bootstrap(run: Orchestration, settings: Settings, *, dry_run: bool) -> None:
     """Every IAM role of the env stacks has the permissions boundary that the account-wide
     gif-ci stack holds; without it CloudFormation would fail on the first role, midway."""
-    ci = naming.stack_name(settings.project, settings.env, naming.CI)
+    ci = wiring.stack_name(settings, naming.CI)
     if run.engine().status(ci) is not None:
         return
     boundary = naming.boundary_policy_name(settings.project)
@@ -381,14 +381,14 @@ def _kube_step(
     from infra.kube import step as kube
 
     merged: dict[str, str] = {}
-    for key in (*naming.ENV_STACKS, naming.REGISTRY):
+    for key in (*specs.ENV_STACKS, naming.REGISTRY):
         found = outputs.get(key)
         if found is None:
             found = run.existing_outputs(key)
         if found is None:
             if key == naming.REGISTRY:
                 raise BadInput(
-                    f"the shared stack {naming.stack_name(settings.project, settings.env, key)} "
+                    f"the shared stack {wiring.stack_name(settings, key)} "
                     "does not exist, so there is no image repository. Run `invoke bootstrap` "
                     "once (with admin rights) first."
                 )
@@ -450,7 +450,7 @@ def diff(
     (None when it can't be made yet because a stack it needs doesn't exist)."""
     console = console or summary.new_console()
     settings = params.load(env)
-    selected = select_stacks(only, naming.ENV_STACKS, env)
+    selected = select_stacks(only, specs.ENV_STACKS, env)
     run, skipped = _connect(
         settings, console, selected, aws_factory=aws_factory, engine_factory=engine_factory
     )
@@ -501,7 +501,7 @@ def status(
     for column in ("stack", "status", "last updated", "drift", "termination protection"):
         table.add_column(column)
     found = []
-    for key in (*naming.ENV_STACKS, *naming.SHARED_STACKS):
+    for key in (*specs.ENV_STACKS, *specs.SHARED_STACKS):
         name = wiring.stack_name(settings, key)
         stack = run.engine().status(name)
         if stack is None:
@@ -576,7 +576,7 @@ def destroy(
         answer = console.input(f"Type [bold]{expected}[/] to delete env {env}'s stacks: ")
         if answer.strip() != expected:
             raise BadInput(f"not confirmed (typed {answer.strip()!r}); nothing was deleted.")
-    all_keys = list(naming.ENV_STACKS)
+    all_keys = list(specs.ENV_STACKS)
     run, skipped = _connect(
         settings, console, all_keys, aws_factory=aws_factory, engine_factory=engine_factory
     )
@@ -592,7 +592,7 @@ def destroy(
         )
     templates = _render(settings)
     policy = wiring.deletion_policy(
-        wiring.template_dict(templates[naming.DATABASE]), wiring.DB_INSTANCE_TYPE
+        wiring.template_dict(templates[naming.DATABASE]), specs.DB_INSTANCE_TYPE
     )
     if naming.DATABASE in keys and policy == "Snapshot":
         instance = naming.db_instance_id(settings.project, env)
@@ -642,7 +642,7 @@ def recover(
     """Get a stack out of UPDATE_ROLLBACK_FAILED (ContinueUpdateRollback, skipping resources)."""
     console = console or summary.new_console()
     settings = params.load(env)
-    valid = [*naming.ENV_STACKS, *naming.SHARED_STACKS]
+    valid = [*specs.ENV_STACKS, *specs.SHARED_STACKS]
     if stack not in valid:
         raise BadInput(f"--stack: unknown stack {stack!r}. Valid stacks: {', '.join(valid)}.")
     resources = [name.strip() for name in (skip or "").split(",") if name.strip()]
@@ -667,7 +667,7 @@ def bootstrap(
     """Deploy the account-wide stacks (gif-registry, gif-ci) with `env`'s account/region."""
     console = console or summary.new_console()
     settings = params.load(env)
-    keys = list(naming.SHARED_STACKS)
+    keys = list(specs.SHARED_STACKS)
     if runs_locally(settings):
         from infra.local import stack_gaps
 
@@ -709,7 +709,7 @@ def _connect(
                 f"the AWS emulator ({emulator.url}) is not running. Start the local "
                 "stand-ins first: `invoke local.up`."
             )
-        skipped = {key: why for key, why in stack_gaps.NOT_EMULATED.items() if key in keys}
+        skipped = specs.not_emulated(keys)
     options = deploy_options(settings, yes=True, dry_run=False, allow_replace=False)
     run = Orchestration(
         settings, console, options, aws_factory=aws_factory, engine_factory=engine_factory

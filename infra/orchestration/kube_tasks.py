@@ -18,8 +18,10 @@ from infra.kube import render as kube_render
 from infra.kube import step as kube
 from infra.settings import params
 from infra.settings.params import Settings
+from infra.stacks import specs
 
-OUTPUT_STACKS = (naming.DATABASE, naming.CLUSTER, naming.WORKLOAD, naming.REGISTRY)
+# The stacks whose outputs the manifests and the cluster access read.
+OUTPUT_STACKS = specs.producers((*kube_render.REQUIRED_OUTPUTS, *kube.CLUSTER_OUTPUTS))
 
 
 def build_dir(env: str) -> Path:
@@ -51,7 +53,7 @@ def deployed_outputs(settings: Settings, console: Console) -> dict[str, str]:
     engine = StackEngine(aws.client("cloudformation"), console, DeployOptions())
     merged: dict[str, str] = {}
     for key in OUTPUT_STACKS:
-        merged.update(engine.outputs(naming.stack_name(settings.project, settings.env, key)))
+        merged.update(engine.outputs(specs.stack_name(settings.project, settings.env, key)))
     return merged
 
 

@@ -18,9 +18,7 @@ from infra.core import naming
 from infra.core.errors import OperationFailed
 from infra.core.paths import ROOT
 from infra.settings.params import Settings
-from infra.stacks import graph
-
-DB_INSTANCE_TYPE = "AWS::RDS::DBInstance"
+from infra.stacks import graph, specs
 
 
 class MissingInput(OperationFailed):
@@ -28,7 +26,7 @@ class MissingInput(OperationFailed):
 
 
 def stack_name(settings: Settings, key: str) -> str:
-    return naming.stack_name(settings.project, settings.env, key)
+    return specs.stack_name(settings.project, settings.env, key)
 
 
 def template_dict(body: str) -> dict[str, Any]:
@@ -43,7 +41,7 @@ def parameter_names(template: Mapping[str, Any]) -> list[str]:
 
 def stack_tags(settings: Settings, key: str) -> dict[str, str]:
     """project, environment, managed-by and the git commit, on every stack."""
-    shared = key in naming.SHARED_STACKS
+    shared = specs.SPECS[key].shared
     return {
         naming.TAG_PROJECT: settings.project,
         naming.TAG_ENVIRONMENT: naming.SHARED_ENVIRONMENT if shared else settings.env,
@@ -71,12 +69,13 @@ def git_commit() -> str:
     return sha[:12] or "unknown"
 
 
-def database_stack_policy(template: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Deny Replace and Delete of the DB instance(s); allow every other update."""
+def stack_policy(template: Mapping[str, Any], protected_types: tuple[str, ...]) -> dict | None:
+    """Deny Replace and Delete of the resources of the protected types (the database stack's
+    DB instance); allow every other update. None when the stack has no such resource."""
     instances = sorted(
         logical_id
         for logical_id, resource in (template.get("Resources") or {}).items()
-        if isinstance(resource, dict) and resource.get("Type") == DB_INSTANCE_TYPE
+        if isinstance(resource, dict) and resource.get("Type") in protected_types
     )
     if not instances:
         return None
@@ -110,6 +109,7 @@ def build_request(
     deployer_principal_arn: str,
 ) -> StackRequest:
     """The request for one stack; `outputs` maps stack key -> that stack's outputs."""
+    spec = specs.SPECS[key]
     template = template_dict(body)
     names = parameter_names(template)
     parameters: dict[str, str] = {}
@@ -139,8 +139,8 @@ def build_request(
         parameters=parameters,
         tags=stack_tags(settings, key),
         termination_protection=settings.is_prod or settings.deploy.termination_protection,
-        stack_policy=database_stack_policy(template) if key == naming.DATABASE else None,
-        timeout_minutes=settings.deploy.stack_timeout_minutes.get(key, 30),
+        stack_policy=stack_policy(template, spec.protected_types),
+        timeout_minutes=settings.deploy.stack_timeout_minutes.get(key, spec.timeout_minutes),
         env=settings.env,
     )
 

@@ -207,15 +207,9 @@ class AppSettings(_Section):
 
 class DeploySettings(_Section):
     stack_timeout_minutes: dict[str, int] = Field(
-        default_factory=lambda: {
-            "network": 20,
-            "database": 60,
-            "cluster": 60,
-            "workload": 15,
-            "registry": 10,
-            "ci": 10,
-        },
-        description="How long to wait for each stack before giving up.",
+        default_factory=dict,
+        description="How long to wait for a stack before giving up, where it should differ "
+        "from the stack's default (infra/stacks/specs.py).",
     )
     termination_protection: bool = False
     rollout_timeout_seconds: int = Field(600, ge=30)

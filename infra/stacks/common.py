@@ -23,6 +23,7 @@ from troposphere.logs import LogGroup
 
 from infra.core import naming
 from infra.settings.params import Settings
+from infra.stacks.specs import SPECS, stack_name
 
 FORMAT_VERSION = "2010-09-09"
 
@@ -69,9 +70,9 @@ class StackTemplate:
     def __init__(self, settings: Settings, key: str, description: str):
         self.settings = settings
         self.key = key
-        self.shared = key in naming.SHARED_STACKS
+        self.shared = SPECS[key].shared
         self.env = naming.SHARED_ENVIRONMENT if self.shared else settings.env
-        self.name = naming.stack_name(settings.project, settings.env, key)
+        self.name = stack_name(settings.project, settings.env, key)
         self.template = Template(Description=f"gifstack {self.name}: {description}")
         self.template.set_version(FORMAT_VERSION)
         self._groups: dict[str, list[str]] = {}

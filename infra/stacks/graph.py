@@ -18,50 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from infra.core import naming
-from infra.core.naming import Outputs
+from infra.stacks.specs import PRODUCER, SPECS
 
-# Which stacks each stack needs (their outputs become its parameters).
-DEPENDS_ON: dict[str, tuple[str, ...]] = {
-    naming.NETWORK: (),
-    naming.DATABASE: (naming.NETWORK,),
-    naming.CLUSTER: (naming.NETWORK,),
-    naming.WORKLOAD: (naming.DATABASE, naming.CLUSTER),
-    naming.REGISTRY: (),
-    naming.CI: (),
-}
-
-# Which outputs each stack produces. A parameter named like one of these is fed from it.
-PRODUCES: dict[str, tuple[str, ...]] = {
-    naming.NETWORK: (
-        Outputs.VPC_ID,
-        Outputs.PUBLIC_SUBNET_IDS,
-        Outputs.PRIVATE_SUBNET_IDS,
-        Outputs.APP_SECURITY_GROUP_ID,
-        Outputs.DATABASE_SECURITY_GROUP_ID,
-    ),
-    naming.DATABASE: (
-        Outputs.DATABASE_ENDPOINT,
-        Outputs.DATABASE_PORT,
-        Outputs.DATABASE_NAME,
-        Outputs.DATABASE_INSTANCE_ID,
-        Outputs.DATABASE_RESOURCE_ID,
-        Outputs.DATABASE_MASTER_SECRET_ARN,
-        Outputs.DATABASE_KMS_KEY_ARN,
-    ),
-    naming.CLUSTER: (
-        Outputs.CLUSTER_NAME,
-        Outputs.CLUSTER_ENDPOINT,
-        Outputs.CLUSTER_CERTIFICATE_AUTHORITY,
-        Outputs.CLUSTER_OIDC_PROVIDER_ARN,
-        Outputs.NODE_ROLE_ARN,
-    ),
-    naming.WORKLOAD: (Outputs.APP_ROLE_ARN, Outputs.MIGRATE_ROLE_ARN),
-    naming.REGISTRY: (Outputs.REPOSITORY_URI, Outputs.REPOSITORY_NAME, Outputs.REPOSITORY_ARN),
-    naming.CI: (Outputs.DEPLOY_ROLE_ARN,),
-}
-
-PRODUCER: dict[str, str] = {key: stack for stack, keys in PRODUCES.items() for key in keys}
+# Views of the stack table (infra/stacks/specs.py): which stacks each stack needs, and which
+# outputs each produces (a parameter named like one of these is fed from it).
+DEPENDS_ON: dict[str, tuple[str, ...]] = {key: spec.needs for key, spec in SPECS.items()}
+PRODUCES: dict[str, tuple[str, ...]] = {key: spec.produces for key, spec in SPECS.items()}
 
 
 class GraphError(ValueError):
@@ -100,7 +62,7 @@ def inputs(key: str, parameter_names: Iterable[str]) -> dict[str, str]:
         if producer not in upstream(key):
             raise GraphError(
                 f"stack {key!r} takes parameter {name!r}, an output of {producer!r}, "
-                f"but does not depend on {producer!r} in infra/stacks/graph.py"
+                f"but does not depend on {producer!r} in infra/stacks/specs.py"
             )
         wired[name] = producer
     return wired

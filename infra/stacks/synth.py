@@ -7,32 +7,23 @@ same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from troposphere import Template
 
-from infra.core import naming
 from infra.core.errors import BadInput, OperationFailed
 from infra.core.paths import ROOT
 from infra.settings import params
 from infra.settings.params import Settings
-from infra.stacks import ci, cluster, database, network, registry, workload
 from infra.stacks import template_yaml as cfn_yaml
+from infra.stacks.specs import ENV_STACKS, SHARED_STACKS, SPECS
 
 TEMPLATES_DIR = ROOT / "templates"
 SHARED_DIR = "shared"
 SHARED_SETTINGS_ENV = "prod"  # the account-wide stacks are built from prod's params
 MAX_TEMPLATE_BYTES = 51_200  # CreateChangeSet's TemplateBody limit (beyond it: S3 upload)
 
-BUILDERS: dict[str, Callable[[Settings], Template]] = {
-    naming.NETWORK: network.build,
-    naming.DATABASE: database.build,
-    naming.CLUSTER: cluster.build,
-    naming.WORKLOAD: workload.build,
-    naming.REGISTRY: registry.build,
-    naming.CI: ci.build,
-}
 # Top-level sections in the order a reviewer reads them.
 SECTION_ORDER = (
     "AWSTemplateFormatVersion",
@@ -78,6 +69,11 @@ def to_text(key: str, template: Template) -> str:
     return text
 
 
+def build_text(key: str, settings: Settings) -> str:
+    """Build one stack from the table's builder and render it."""
+    return to_text(key, SPECS[key].build(settings))
+
+
 def _resource_in_reading_order(resource: dict) -> dict:
     """Type first, then the attributes, then the properties."""
     ordered = {key: resource[key] for key in RESOURCE_KEY_ORDER if key in resource}
@@ -92,14 +88,14 @@ def shared_settings() -> Settings:
 def render(settings: Settings) -> dict[str, str]:
     """Stack key -> CloudFormation YAML for every stack an environment deploys: its own
     stacks from `settings`, the shared ones from prod's settings."""
-    rendered = {key: to_text(key, BUILDERS[key](settings)) for key in naming.ENV_STACKS}
+    rendered = {key: build_text(key, settings) for key in ENV_STACKS}
     shared = shared_settings()
-    rendered.update({key: to_text(key, BUILDERS[key](shared)) for key in naming.SHARED_STACKS})
+    rendered.update({key: build_text(key, shared) for key in SHARED_STACKS})
     return rendered
 
 
 def template_path(env: str, key: str) -> Path:
-    folder = SHARED_DIR if key in naming.SHARED_STACKS else env
+    folder = SHARED_DIR if SPECS[key].shared else env
     return TEMPLATES_DIR / folder / f"{key}.yaml"
 
 
@@ -108,11 +104,11 @@ def expected(envs: Iterable[str]) -> dict[Path, str]:
     files: dict[Path, str] = {}
     for env in envs:
         settings = params.load(env)
-        for key in naming.ENV_STACKS:
-            files[template_path(env, key)] = to_text(key, BUILDERS[key](settings))
+        for key in ENV_STACKS:
+            files[template_path(env, key)] = build_text(key, settings)
     shared = shared_settings()
-    for key in naming.SHARED_STACKS:
-        files[template_path(SHARED_SETTINGS_ENV, key)] = to_text(key, BUILDERS[key](shared))
+    for key in SHARED_STACKS:
+        files[template_path(SHARED_SETTINGS_ENV, key)] = build_text(key, shared)
     return files
 
 

@@ -126,14 +126,6 @@ def test_the_real_local_network_and_database_stacks_create_with_every_output(emu
     assert secrets.describe_secret(SecretId=secret_arn)["ARN"] == secret_arn
 
 
-def test_cluster_and_workload_are_left_out_of_the_local_plan_with_a_reason():
-    keys = list(naming.ENV_STACKS)
-
-    assert stack_gaps.emulated_stacks(keys) == [naming.NETWORK, naming.DATABASE]
-    assert "EKS" in stack_gaps.NOT_EMULATED[naming.CLUSTER]
-    assert "EKS" in stack_gaps.NOT_EMULATED[naming.WORKLOAD]
-
-
 def test_emulator_credentials_are_supplied_only_when_none_are_configured(monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

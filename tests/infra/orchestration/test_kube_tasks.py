@@ -21,6 +21,7 @@ from infra.core.errors import BadInput
 from infra.kube import render as kube_render
 from infra.orchestration import kube_tasks as kube_commands
 from infra.settings import params
+from infra.stacks import specs
 
 ROOT = Path(__file__).resolve().parents[3]
 CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
@@ -58,7 +59,7 @@ def stacks(monkeypatch):
                 "Outputs": {name: {"Value": value} for name, value in outputs.items()},
             }
             cfn.create_stack(
-                StackName=naming.stack_name("gif", "dev", key), TemplateBody=json.dumps(template)
+                StackName=specs.stack_name("gif", "dev", key), TemplateBody=json.dumps(template)
             )
         yield
 

@@ -9,7 +9,7 @@ from infra.core import naming
 from infra.core.naming import Outputs
 from infra.orchestration import wiring
 from infra.settings import params
-from infra.stacks import synth
+from infra.stacks import specs, synth
 
 NETWORK_OUTPUTS = {
     Outputs.VPC_ID: "vpc-1",
@@ -43,7 +43,7 @@ def test_the_database_takes_exactly_its_network_outputs_by_name(prod):
         Outputs.PRIVATE_SUBNET_IDS: "subnet-c,subnet-d",
         Outputs.DATABASE_SECURITY_GROUP_ID: "sg-db",
     }
-    assert request.timeout_minutes == settings.deploy.stack_timeout_minutes["database"]
+    assert request.timeout_minutes == specs.SPECS["database"].timeout_minutes == 60
     assert request.env == "prod"
 
 
@@ -100,7 +100,7 @@ def test_the_database_policy_denies_replacing_or_deleting_the_instance_only(prod
     _, templates = prod
     template = wiring.template_dict(templates[naming.DATABASE])
 
-    policy = wiring.database_stack_policy(template)
+    policy = wiring.stack_policy(template, specs.SPECS[naming.DATABASE].protected_types)
 
     deny, allow = policy["Statement"]
     assert deny == {
@@ -110,7 +110,7 @@ def test_the_database_policy_denies_replacing_or_deleting_the_instance_only(prod
         "Resource": ["LogicalResourceId/Database"],
     }
     assert allow == {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}
-    assert wiring.deletion_policy(template, wiring.DB_INSTANCE_TYPE) == "Snapshot"
+    assert wiring.deletion_policy(template, specs.DB_INSTANCE_TYPE) == "Snapshot"
 
 
 def test_a_missing_upstream_stack_names_it_and_the_fix(prod):

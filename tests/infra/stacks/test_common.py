@@ -10,7 +10,7 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from infra.core import naming
-from infra.stacks import synth
+from infra.stacks import specs, synth
 from tests.infra.stacks.helpers import ENVS, as_list, body, settings, statements
 
 OUTPUT_KEYS = {value for name, value in vars(naming.Outputs).items() if not name.startswith("_")}
@@ -19,10 +19,10 @@ OUTPUT_KEYS = {value for name, value in vars(naming.Outputs).items() if not name
 def all_templates() -> dict[tuple[str, str], dict]:
     templates = {}
     for env in ENVS:
-        for key in naming.ENV_STACKS:
-            templates[(env, key)] = body(synth.BUILDERS[key](settings(env)))
-    for key in naming.SHARED_STACKS:
-        templates[("shared", key)] = body(synth.BUILDERS[key](synth.shared_settings()))
+        for key in specs.ENV_STACKS:
+            templates[(env, key)] = body(specs.SPECS[key].build(settings(env)))
+    for key in specs.SHARED_STACKS:
+        templates[("shared", key)] = body(specs.SPECS[key].build(synth.shared_settings()))
     return templates
 
 
@@ -144,8 +144,8 @@ def test_template_parameters_and_outputs_are_described(where):
 @pytest.mark.parametrize("env", ENVS)
 def test_inputs_without_defaults_are_outputs_of_the_stacks_before(env):
     produced: dict[str, str] = {}
-    for key in (*naming.SHARED_STACKS, *naming.ENV_STACKS):  # in run order
-        template = TEMPLATES[("shared" if key in naming.SHARED_STACKS else env, key)]
+    for key in (*specs.SHARED_STACKS, *specs.ENV_STACKS):  # in run order
+        template = TEMPLATES[("shared" if key in specs.SHARED_STACKS else env, key)]
         for name, parameter in template.get("Parameters", {}).items():
             if "Default" in parameter or name == naming.DEPLOYER_PRINCIPAL_ARN:
                 continue

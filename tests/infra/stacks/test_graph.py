@@ -12,14 +12,14 @@ import pytest
 
 from infra.core import naming
 from infra.core.naming import Outputs
-from infra.stacks import graph
+from infra.stacks import graph, specs
 
-ENV = list(naming.ENV_STACKS)
+ENV = list(specs.ENV_STACKS)
 
 
 def test_run_order_puts_each_stack_after_what_it_needs():
-    order = graph.run_order(naming.ALL_STACKS)
-    assert sorted(order) == sorted(naming.ALL_STACKS)
+    order = graph.run_order(specs.ALL_STACKS)
+    assert sorted(order) == sorted(specs.ALL_STACKS)
     for key in order:
         for dep in graph.DEPENDS_ON[key]:
             assert order.index(dep) < order.index(key)
@@ -27,7 +27,7 @@ def test_run_order_puts_each_stack_after_what_it_needs():
 
 def test_waves_run_database_and_cluster_together_and_shared_stacks_first():
     assert graph.waves(ENV) == [["network"], ["database", "cluster"], ["workload"]]
-    assert graph.waves(naming.ALL_STACKS)[0] == ["network", "registry", "ci"]
+    assert graph.waves(specs.ALL_STACKS)[0] == ["network", "registry", "ci"]
 
 
 def test_a_subset_still_waits_for_selected_stacks_it_needs_through_others():
