@@ -128,9 +128,9 @@ _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod
 @reported
 def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_replace=False):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
-    from infra.orchestration import deploy as orchestration
+    from infra.orchestration import deploy as command
 
-    orchestration.deploy(
+    command.run(
         env,
         image_tag=image_tag,
         only=only,
@@ -144,18 +144,18 @@ def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_re
 @reported
 def diff(c, env, only=None):
     """Show what a deploy would change: create each change set, print it, delete it."""
-    from infra.orchestration import deploy as orchestration
+    from infra.orchestration import diff as command
 
-    orchestration.diff(env, only=only)
+    command.run(env, only=only)
 
 
 @task(help={"env": _ENV_HELP})
 @reported
 def status(c, env):
     """Each stack's status, last update, drift status and outputs (never a secret)."""
-    from infra.orchestration import deploy as orchestration
+    from infra.orchestration import status as command
 
-    orchestration.status(env)
+    command.run(env)
 
 
 @task(
@@ -168,9 +168,9 @@ def status(c, env):
 @reported
 def destroy(c, env, confirm=None, yes=False):
     """Delete an environment's stacks in reverse graph order (the DB leaves a final snapshot)."""
-    from infra.orchestration import deploy as orchestration
+    from infra.orchestration import destroy as command
 
-    orchestration.destroy(env, confirm=confirm, yes=yes)
+    command.run(env, confirm=confirm, yes=yes)
 
 
 @task(
@@ -183,9 +183,9 @@ def destroy(c, env, confirm=None, yes=False):
 @reported
 def recover(c, env, stack, skip=None):
     """Get a stack out of UPDATE_ROLLBACK_FAILED (ContinueUpdateRollback)."""
-    from infra.orchestration import deploy as orchestration
+    from infra.orchestration import recover as command
 
-    orchestration.recover(env, stack, skip=skip)
+    command.run(env, stack, skip=skip)
 
 
 @task(
@@ -198,9 +198,9 @@ def recover(c, env, stack, skip=None):
 @reported
 def bootstrap(c, env="prod", yes=False, dry_run=False):
     """Deploy the account-wide stacks once: gif-registry (ECR) and gif-ci (GitHub deploy role)."""
-    from infra.orchestration import deploy as orchestration
+    from infra.orchestration import bootstrap as command
 
-    orchestration.bootstrap(env, yes=yes, dry_run=dry_run)
+    command.run(env, yes=yes, dry_run=dry_run)
 
 
 @task

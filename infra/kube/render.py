@@ -21,7 +21,7 @@ from infra.core import naming
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.settings.params import Settings
-from infra.stacks import specs
+from infra.stacks import outputs as stack_outputs
 
 MANIFEST_DIR = ROOT / "k8s"
 
@@ -108,7 +108,12 @@ def resolve_image_tag(settings: Settings, image_tag: str | None) -> str:
 
 def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[dict[str, Any]]:
     """The environment's manifests, ready to apply, in APPLY_ORDER."""
-    _require(settings, outputs)
+    outputs = stack_outputs.collect(
+        settings,
+        outputs,
+        REQUIRED_OUTPUTS,
+        alternative="render with --offline to use placeholders",
+    )
     tag = resolve_image_tag(settings, image_tag)
     sources = load_sources()
     config = _config(settings, outputs, sources.pop(("ConfigMap", CONFIG)))
@@ -172,20 +177,6 @@ def write(docs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
 def dump(doc: dict[str, Any]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
-
-
-def _require(settings: Settings, outputs: dict[str, str]) -> None:
-    missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
-    if missing:
-        stacks = sorted(
-            specs.stack_name(settings.project, settings.env, key)
-            for key in specs.producers(missing)
-        )
-        raise BadInput(
-            f"stack outputs {', '.join(missing)} are missing (from {', '.join(stacks)}): "
-            f"deploy those stacks first (invoke deploy --env {settings.env}), or render "
-            f"with --offline to use placeholders."
-        )
 
 
 def _image(repository_uri: str, tag: str) -> str:

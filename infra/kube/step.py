@@ -15,14 +15,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from infra.core import naming
-from infra.core.errors import BadInput, OperationFailed
+from infra.core.errors import OperationFailed
 from infra.kube import apply as kube_apply
 from infra.kube import checks as kube_checks
 from infra.kube import render as kube_render
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing, check_namespace
 from infra.settings.params import Settings
-from infra.stacks import specs
+from infra.stacks import outputs as stack_outputs
 
 BEFORE_MIGRATION = ("Namespace", "ServiceAccount", "ConfigMap")
 CLUSTER_OUTPUTS = (
@@ -43,10 +43,12 @@ def deploy_workload(
     console: Console,
     api_client: Any = None,
     pacing: Pacing | None = None,
+    session: Any = None,
 ) -> str | None:
     """Put the rendered manifests on the environment's cluster; the app's URL when the
     Service has a load balancer hostname. `api_client` defaults to one for the EKS cluster
-    named in `outputs` (token refreshed in memory)."""
+    named in `outputs`, its token signed with the command's boto3 `session` (so its STS
+    calls are counted with the others) and refreshed in memory."""
     pacing = pacing or Pacing()
     docs = kube_render.render(settings, outputs, image_tag)
     problems = kube_checks.validate_docs(docs, settings.cluster.kubernetes_version)
@@ -60,7 +62,9 @@ def deploy_workload(
         console.print("dry run: nothing applied to the cluster")
         return None
 
-    api = KubeApi(api_client or _eks_api_client(settings, outputs), describe=_describe(outputs))
+    if api_client is None:
+        api_client = _eks_api_client(settings, outputs, session)
+    api = KubeApi(api_client, describe=_describe(outputs))
     namespace = naming.K8S_NAMESPACE
     check_namespace(api, namespace)
     first = [doc for doc in docs if doc["kind"] in BEFORE_MIGRATION]
@@ -172,18 +176,10 @@ def _describe(outputs: dict[str, str]) -> str:
     return f"the API server of EKS cluster {cluster}" if cluster else "the Kubernetes API server"
 
 
-def _eks_api_client(settings: Settings, outputs: dict[str, str]) -> Any:
-    from infra.aws import session as aws
+def _eks_api_client(settings: Settings, outputs: dict[str, str], session: Any) -> Any:
     from infra.kube import eks
 
-    missing = [key for key in CLUSTER_OUTPUTS if not outputs.get(key)]
-    if missing:
-        stack = specs.stack_name(settings.project, settings.env, naming.CLUSTER)
-        raise BadInput(
-            f"stack outputs {', '.join(missing)} are missing: deploy {stack} first "
-            f"(invoke deploy --env {settings.env})."
-        )
-    session = aws.Aws(settings).session
+    outputs = stack_outputs.collect(settings, outputs, CLUSTER_OUTPUTS)
     tokens = eks.TokenSource(
         eks.sts_client(session, settings.region), outputs[naming.Outputs.CLUSTER_NAME]
     )

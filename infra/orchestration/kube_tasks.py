@@ -16,9 +16,11 @@ from infra.core.paths import ROOT
 from infra.kube import eks
 from infra.kube import render as kube_render
 from infra.kube import step as kube
+from infra.orchestration.frame import REAL_PARTS, Frame
 from infra.settings import params
 from infra.settings.params import Settings
 from infra.stacks import specs
+from infra.stacks.outputs import collect
 
 # The stacks whose outputs the manifests and the cluster access read.
 OUTPUT_STACKS = specs.producers((*kube_render.REQUIRED_OUTPUTS, *kube.CLUSTER_OUTPUTS))
@@ -39,35 +41,28 @@ def render_to_build(
         console.print("offline: using placeholder stack outputs (nothing read from AWS)")
     else:
         _require_eks(settings, "k8s.render (without --offline)")
-        outputs = deployed_outputs(settings, console)
+        outputs = deployed_outputs(Frame.open(env, console, REAL_PARTS))
     docs = kube_render.render(settings, outputs, image_tag)
     return kube_render.write(docs, build_dir(env))
 
 
-def deployed_outputs(settings: Settings, console: Console) -> dict[str, str]:
+def deployed_outputs(frame: Frame) -> dict[str, str]:
     """The merged outputs of the stacks the manifests and the cluster access need."""
-    from infra.aws.session import Aws
-    from infra.cfn.engine import DeployOptions, StackEngine
-
-    aws = Aws(settings)
-    engine = StackEngine(aws.client("cloudformation"), console, DeployOptions())
     merged: dict[str, str] = {}
     for key in OUTPUT_STACKS:
-        merged.update(engine.outputs(specs.stack_name(settings.project, settings.env, key)))
+        found = frame.existing_outputs(key)
+        if found is None:
+            raise BadInput(f"stack {frame.stack_name(key)} does not exist: deploy it first.")
+        merged.update(found)
     return merged
 
 
 def write_kubeconfig(env: str, *, path: str | None, console: Console) -> Path:
     """Add (or refresh) a context for the environment's EKS cluster and make it current."""
-    settings = params.load(env)
+    frame = Frame.open(env, console, REAL_PARTS)
+    settings = frame.settings
     _require_eks(settings, "kubeconfig")
-    outputs = deployed_outputs(settings, console)
-    missing = [key for key in kube.CLUSTER_OUTPUTS if not outputs.get(key)]
-    if missing:
-        raise BadInput(
-            f"the cluster stack has no {', '.join(missing)} output: deploy it first "
-            f"(invoke deploy --env {env})."
-        )
+    outputs = collect(settings, deployed_outputs(frame), kube.CLUSTER_OUTPUTS)
     target = Path(path).expanduser() if path else eks.default_kubeconfig_path()
     context = f"{settings.project}-{settings.env}"
     eks.write_kubeconfig(
@@ -94,17 +89,17 @@ def apply(
     console: Console,
 ) -> str | None:
     """The Kubernetes step of `invoke deploy` on its own, with the stacks as they are."""
-    settings = params.load(env)
-    _require_eks(settings, "k8s.apply")
-    outputs = deployed_outputs(settings, console)
+    frame = Frame.open(env, console, REAL_PARTS)
+    _require_eks(frame.settings, "k8s.apply")
     return kube.deploy_workload(
-        settings,
-        outputs,
+        frame.settings,
+        deployed_outputs(frame),
         image_tag,
         prune=prune,
         rollback=rollback,
         dry_run=dry_run,
         console=console,
+        session=frame.aws.session,
     )
 
 

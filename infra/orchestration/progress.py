@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from infra.cfn.engine import DeployOptions
 from infra.cfn.events import status_style
+from infra.cfn.types import DeployOptions
 from infra.orchestration.summary import STYLES as RESULT_STYLES
 
 WAITING = "waiting"

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra.cfn.engine import StackResult
+from infra.cfn.types import StackResult
 
 STYLES = {
     "created": "green",

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from infra.cfn.engine import StackRequest
+from infra.cfn.types import StackRequest
 from infra.core import naming
 from infra.core.errors import OperationFailed
 from infra.core.paths import ROOT

@@ -4,6 +4,7 @@ The tests play the controllers (tests/support/fake_controllers.py) by writing st
 
 from __future__ import annotations
 
+import boto3
 import pytest
 from rich.console import Console
 
@@ -335,7 +336,12 @@ def test_without_a_client_it_signs_in_to_the_cluster_named_by_the_stack_outputs(
     }
     controllers = Controllers(cluster)
     url = kube.deploy_workload(
-        dev, values, "v1", console=Console(), pacing=Pacing(0, controllers.step)
+        dev,
+        values,
+        "v1",
+        console=Console(),
+        pacing=Pacing(0, controllers.step),
+        session=boto3.Session(region_name=dev.region),
     )
     assert url == f"http://{LB}/"
     ours = [

@@ -21,11 +21,13 @@ from typing import ClassVar
 import pytest
 from rich.console import Console
 
-from infra.cfn.engine import StackResult, StackStatus
+from infra.cfn.types import StackResult, StackStatus
 from infra.core import naming
 from infra.core.errors import BadInput, OperationFailed
-from infra.orchestration import deploy as orchestration
+from infra.orchestration import bootstrap, deploy, destroy, diff, recover, status
+from infra.orchestration.frame import Seams
 from infra.settings import params
+from infra.stacks import graph
 from tests.support import emulator as support
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,7 +83,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     step_summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
 
-    first = orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    first = deploy.run("dev", only="network,database", yes=True, console=console)
 
     assert [(r.key, r.status) for r in first.results] == [
         ("network", "created"),
@@ -103,7 +105,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert "Change sets executed: 2" in step_summary.read_text()
     assert "`gif-dev-database` | created" in step_summary.read_text()
 
-    second = orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    second = deploy.run("dev", only="network,database", yes=True, console=console)
 
     assert {r.status for r in second.results} == {"unchanged"}
     assert second.executed_change_sets == 0
@@ -118,7 +120,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
 def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
     aws, console, monkeypatch
 ):
-    orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    deploy.run("dev", only="network,database", yes=True, console=console)
     real = params.load("dev")
     changed = real.model_copy(
         update={"database": real.database.model_copy(update={"instance_class": "db.t4g.small"})}
@@ -128,7 +130,7 @@ def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
         params, "load", lambda name: changed if name == "dev" else original_load(name)
     )
 
-    report = orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    report = deploy.run("dev", only="network,database", yes=True, console=console)
 
     assert {r.key: r.status for r in report.results} == {
         "network": "unchanged",
@@ -142,12 +144,12 @@ def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
 
 
 def test_diff_shows_the_change_and_changes_nothing(aws, console, monkeypatch):
-    orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    deploy.run("dev", only="network,database", yes=True, console=console)
     cfn = support.client(aws, "cloudformation")
     before = cfn.get_template(StackName="gif-dev-database")["TemplateBody"]
     _with_max_storage(monkeypatch, "dev", 200)
 
-    counts = orchestration.diff("dev", only="network,database", console=console)
+    counts = diff.run("dev", only="network,database", console=console)
 
     assert counts["network"] == 0
     assert counts["database"] >= 1
@@ -160,9 +162,7 @@ def test_diff_shows_the_change_and_changes_nothing(aws, console, monkeypatch):
 
 def test_dry_run_on_an_empty_account_plans_and_creates_nothing(emulated, console):
     aws = emulated
-    report = orchestration.deploy(
-        "dev", only="network,database", dry_run=True, yes=True, console=console
-    )
+    report = deploy.run("dev", only="network,database", dry_run=True, yes=True, console=console)
 
     assert "warning: the account-wide stack gif-ci does not exist" in _out(console)
 
@@ -178,7 +178,7 @@ def test_dry_run_on_an_empty_account_plans_and_creates_nothing(emulated, console
 
 
 def test_the_database_stack_gets_a_policy_denying_replace_and_delete_of_the_instance(aws, console):
-    orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    deploy.run("dev", only="network,database", yes=True, console=console)
 
     body = support.client(aws, "cloudformation").get_stack_policy(StackName="gif-dev-database")
     policy = json.loads(body["StackPolicyBody"])
@@ -188,7 +188,7 @@ def test_the_database_stack_gets_a_policy_denying_replace_and_delete_of_the_inst
 
 
 def test_prod_stacks_get_protection_and_a_policy_and_destroy_needs_the_exact_name(aws, console):
-    orchestration.deploy("prod", only="network,database", yes=True, console=console)
+    deploy.run("prod", only="network,database", yes=True, console=console)
 
     for name in ("gif-prod-network", "gif-prod-database"):
         assert _stack(aws, name)["EnableTerminationProtection"] is True
@@ -196,19 +196,19 @@ def test_prod_stacks_get_protection_and_a_policy_and_destroy_needs_the_exact_nam
     assert '"Update:Replace"' in policy["StackPolicyBody"]
 
     with pytest.raises(BadInput, match="--confirm gif-prod"):
-        orchestration.destroy("prod", console=console)
+        destroy.run("prod", console=console)
     with pytest.raises(BadInput, match=r"--confirm gif-prod \(got 'prod'\)"):
-        orchestration.destroy("prod", confirm="prod", console=console)
+        destroy.run("prod", confirm="prod", console=console)
     # Typed right, prod's database still has deletion protection: refused before anything.
     with pytest.raises(BadInput, match="deletion protection"):
-        orchestration.destroy("prod", confirm="gif-prod", console=console)
+        destroy.run("prod", confirm="gif-prod", console=console)
     assert _stack(aws, "gif-prod-network")["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_destroy_deletes_in_reverse_order_and_names_the_final_snapshot(aws, console):
-    orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    deploy.run("dev", only="network,database", yes=True, console=console)
 
-    results = orchestration.destroy("dev", yes=True, console=console)
+    results = destroy.run("dev", yes=True, console=console)
 
     deleted = [r.key for r in results if r.status == "deleted"]
     assert deleted == ["database", "network"]  # finished in this order: dependents first
@@ -223,13 +223,13 @@ def test_destroy_deletes_in_reverse_order_and_names_the_final_snapshot(aws, cons
 
 def test_destroy_without_a_terminal_and_without_yes_refuses(aws, console):
     with pytest.raises(BadInput, match="Pass --yes"):
-        orchestration.destroy("dev", console=console)
+        destroy.run("dev", console=console)
 
 
 def test_status_lists_every_stack_and_its_outputs(aws, console):
-    orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    deploy.run("dev", only="network,database", yes=True, console=console)
 
-    found = orchestration.status("dev", console=console)
+    found = status.run("dev", console=console)
 
     assert [stack.name for stack in found] == ["gif-dev-network", "gif-dev-database", "gif-ci"]
     text = _out(console)
@@ -239,22 +239,22 @@ def test_status_lists_every_stack_and_its_outputs(aws, console):
 
 
 def test_status_never_shows_a_secret_value():
-    assert orchestration.shown_output("DatabasePassword", "hunter2") == "(hidden)"
-    assert orchestration.shown_output("DatabaseMasterSecretArn", "arn:x") == "arn:x"
+    assert status.shown_output("DatabasePassword", "hunter2") == "(hidden)"
+    assert status.shown_output("DatabaseMasterSecretArn", "arn:x") == "arn:x"
 
 
 def test_recover_refuses_a_stack_that_is_not_stuck_and_an_unknown_stack(aws, console):
-    orchestration.deploy("dev", only="network", yes=True, console=console)
+    deploy.run("dev", only="network", yes=True, console=console)
 
     with pytest.raises(BadInput, match="nothing to recover"):
-        orchestration.recover("dev", "network", console=console)
+        recover.run("dev", "network", console=console)
     with pytest.raises(BadInput, match=r"unknown stack 'vpc'.*network, database"):
-        orchestration.recover("dev", "vpc", console=console)
+        recover.run("dev", "vpc", console=console)
 
 
 def test_only_names_are_validated_with_the_valid_ones_listed():
     with pytest.raises(BadInput) as bad:
-        orchestration.deploy("dev", only="network,dtabase")
+        deploy.run("dev", only="network,dtabase")
 
     assert bad.value.message == (
         "--only: unknown stack 'dtabase'. Valid stacks for --env dev: network, database, "
@@ -264,7 +264,7 @@ def test_only_names_are_validated_with_the_valid_ones_listed():
 
 def test_deploying_a_stack_whose_inputs_do_not_exist_fails_naming_the_fix(aws, console):
     with pytest.raises(OperationFailed) as failed:
-        orchestration.deploy("dev", only="database", yes=True, console=console)
+        deploy.run("dev", only="database", yes=True, console=console)
 
     assert "gif-dev-database needs output" in failed.value.message
     assert "gif-dev-network, which does not exist yet" in failed.value.message
@@ -290,7 +290,7 @@ class FakeEngine:
             raise OperationFailed(f"stack {request.name} failed: CREATE_FAILED (boom)")
         with self.lock:
             self.log.append(f"end {request.key}")
-        outputs = {key: f"{key}-value" for key in orchestration.graph.PRODUCES[request.key]}
+        outputs = {key: f"{key}-value" for key in graph.PRODUCES[request.key]}
         return StackResult(request.key, request.name, "created", outputs, 0.01, changes=3)
 
     def status(self, name):
@@ -338,7 +338,7 @@ def test_a_failure_in_one_branch_stops_its_dependents_while_the_other_branch_fin
     factory, log = _fake_engines(fail={naming.CLUSTER})
 
     with pytest.raises(OperationFailed) as failed:
-        orchestration.deploy("dev", image_tag="v1", console=console, engine_factory=factory)
+        deploy.run("dev", image_tag="v1", console=console, seams=Seams(engine_factory=factory))
 
     assert "gif-dev-cluster: stack gif-dev-cluster failed" in failed.value.message
     assert "Not run, because a stack they need failed: gif-dev-workload" in failed.value.message
@@ -363,7 +363,7 @@ def test_after_every_stack_the_kubernetes_step_gets_all_outputs_and_the_image_ta
     monkeypatch.setattr("infra.kube.step.deploy_workload", deploy_workload)
     factory, _ = _fake_engines(fail=set())
 
-    report = orchestration.deploy("dev", image_tag="v1", console=console, engine_factory=factory)
+    report = deploy.run("dev", image_tag="v1", console=console, seams=Seams(engine_factory=factory))
 
     assert report.app_url == "http://gif.example"
     assert applied["tag"] == "v1"
@@ -376,7 +376,7 @@ def test_an_image_tag_missing_from_ecr_stops_before_any_stack(aws, image_in_ecr,
     factory, log = _fake_engines(fail=set())
 
     with pytest.raises(BadInput, match="image tag 'v2' is not in ECR"):
-        orchestration.deploy("dev", image_tag="v2", console=console, engine_factory=factory)
+        deploy.run("dev", image_tag="v2", console=console, seams=Seams(engine_factory=factory))
     assert log == []
 
 
@@ -437,7 +437,7 @@ def test_a_failed_deploy_exits_1(aws):
 
 def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(emulated, console):
     aws = emulated
-    results = orchestration.bootstrap("dev", yes=True, console=console)
+    results = bootstrap.run("dev", yes=True, console=console)
 
     assert {r.key: r.status for r in results} == {"registry": "created", "ci": "created"}
     registry = _stack(aws, "gif-registry")
@@ -471,8 +471,12 @@ class RecordingEngine:
 def test_prod_protects_stateful_resources_and_allow_replace_is_passed_on(aws, console):
     RecordingEngine.seen = []
 
-    orchestration.deploy(
-        "prod", only="network", allow_replace=True, console=console, engine_factory=RecordingEngine
+    deploy.run(
+        "prod",
+        only="network",
+        allow_replace=True,
+        console=console,
+        seams=Seams(engine_factory=RecordingEngine),
     )
 
     options = [item[1] for item in RecordingEngine.seen if item[0] == "options"]
@@ -484,12 +488,12 @@ def test_prod_protects_stateful_resources_and_allow_replace_is_passed_on(aws, co
 def test_recover_hands_the_stack_and_the_resources_to_skip_to_the_engine(aws, console):
     RecordingEngine.seen = []
 
-    result = orchestration.recover(
+    result = recover.run(
         "dev",
         "database",
         skip="Database, DatabaseKey",
         console=console,
-        engine_factory=RecordingEngine,
+        seams=Seams(engine_factory=RecordingEngine),
     )
 
     assert result.status == "recovered"
@@ -509,7 +513,7 @@ def test_a_failed_kubernetes_step_still_prints_the_stacks_summary(
     factory, _ = _fake_engines(fail=set())
 
     with pytest.raises(OperationFailed, match="rollout of deployment gif-app timed out"):
-        orchestration.deploy("dev", image_tag="v1", console=console, engine_factory=factory)
+        deploy.run("dev", image_tag="v1", console=console, seams=Seams(engine_factory=factory))
 
     assert "gif-dev-workload" in _out(console)  # the table came first
     assert "The Kubernetes step failed: rollout of deployment gif-app" in step_summary.read_text()
@@ -517,7 +521,7 @@ def test_a_failed_kubernetes_step_still_prints_the_stacks_summary(
 
 def test_env_stacks_wait_for_the_bootstrap_that_holds_their_permissions_boundary(emulated, console):
     with pytest.raises(BadInput) as bad:
-        orchestration.deploy("dev", only="network", yes=True, console=console)
+        deploy.run("dev", only="network", yes=True, console=console)
 
     assert "gif-ci does not exist" in bad.value.message
     assert "gif-workload-boundary" in bad.value.message

@@ -301,6 +301,7 @@ def test_login_keeps_colons_in_the_password_botocore_stubber():
 
 def test_deploy_refuses_a_missing_tag_before_any_stack_moto_server(settings, ecr, moto):
     from infra.orchestration import deploy
+    from infra.orchestration.frame import Seams
 
     ecr.create_repository(repositoryName=settings.app.image_repository)
     ecr.put_image(
@@ -308,13 +309,15 @@ def test_deploy_refuses_a_missing_tag_before_any_stack_moto_server(settings, ecr
     )
     missing = "f" * 40
     with pytest.raises(BadInput, match=f"image tag '{missing}' is not in ECR"):
-        deploy.deploy(
+        deploy.run(
             "prod",
             image_tag=missing,
             yes=True,
             console=console(),
-            aws_factory=lambda loaded: aws_gateway.Aws(
-                loaded.model_copy(update={"aws_endpoint_url": moto.url})
+            seams=Seams(
+                aws_factory=lambda loaded: aws_gateway.Aws(
+                    loaded.model_copy(update={"aws_endpoint_url": moto.url})
+                )
             ),
         )
     cfn = moto.client("cloudformation")

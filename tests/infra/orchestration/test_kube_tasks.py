@@ -20,7 +20,7 @@ from infra.core import naming
 from infra.core.errors import BadInput
 from infra.kube import render as kube_render
 from infra.orchestration import kube_tasks as kube_commands
-from infra.settings import params
+from infra.orchestration.frame import REAL_PARTS, Frame
 from infra.stacks import specs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,7 +65,7 @@ def stacks(monkeypatch):
 
 
 def test_deployed_outputs_merges_the_four_stacks(stacks):
-    merged = kube_commands.deployed_outputs(params.load("dev"), Console())
+    merged = kube_commands.deployed_outputs(Frame.open("dev", Console(), REAL_PARTS))
     expected = {k: v for outputs in OUTPUTS.values() for k, v in outputs.items()}
     assert merged == expected
 
@@ -83,7 +83,7 @@ def test_a_missing_stack_is_bad_input(stacks):
         StackName="gif-dev-workload"
     )
     with pytest.raises(BadInput, match="gif-dev-workload"):
-        kube_commands.deployed_outputs(params.load("dev"), Console())
+        kube_commands.deployed_outputs(Frame.open("dev", Console(), REAL_PARTS))
 
 
 def test_kubeconfig_writes_a_context_for_the_cluster(stacks, tmp_path):

@@ -10,9 +10,8 @@ import re
 import pytest
 from rich.console import Console
 
-from infra.cfn.engine import DeployOptions
-from infra.orchestration import deploy as orchestration
-from infra.orchestration import progress
+from infra.cfn.types import DeployOptions
+from infra.orchestration import deploy, progress
 from tests.support import emulator as support
 
 NAMES = ["gif-dev-network", "gif-dev-database", "gif-dev-cluster", "gif-dev-workload"]
@@ -150,7 +149,7 @@ def aws(emulator, monkeypatch):
 def test_a_deploy_on_a_terminal_ends_with_every_stack_result(aws):
     console = Console(force_terminal=True, file=io.StringIO(), width=160, emoji=False)
 
-    report = orchestration.deploy("dev", only="network,database", yes=True, console=console)
+    report = deploy.run("dev", only="network,database", yes=True, console=console)
 
     assert [(r.name, r.status) for r in report.results] == [
         ("gif-dev-network", "created"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from infra.cfn.engine import StackResult
+from infra.cfn.types import StackResult
 from infra.orchestration import summary
 
 RESULTS = [

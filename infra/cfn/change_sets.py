@@ -1,0 +1,230 @@
+"""A stack's change set: create it and wait, show it as a table, refuse what must not happen,
+confirm, execute and wait, or discard it (with the empty stack a CREATE change set made)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rich.markup import escape
+from rich.prompt import Confirm
+
+from infra.aws.template_bucket import TEMPLATE_BODY_LIMIT, TemplateBucket
+from infra.cfn.calls import StackCalls
+from infra.cfn.changes import Change, endangered, from_change_set, table
+from infra.cfn.events import output_lock
+from infra.cfn.statuses import (
+    CHANGE_SET_BAD,
+    CHANGE_SET_OK,
+    CREATE_BAD,
+    CREATE_OK,
+    UPDATE_BAD,
+    UPDATE_OK,
+)
+from infra.cfn.types import DeployOptions, StackRequest
+from infra.cfn.waiting import wait_for
+from infra.core.errors import BadInput, OperationFailed
+
+# How CloudFormation says a change set is empty (the second one is the UpdateStack wording).
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+@dataclass
+class _ChangeSet:
+    id: str
+    stack_id: str
+    kind: str  # CREATE | UPDATE
+    changes: list[Change]
+
+
+class ChangeSets:
+    """The change set steps of one engine."""
+
+    def __init__(
+        self,
+        calls: StackCalls,
+        options: DeployOptions,
+        template_bucket: TemplateBucket | None,
+        confirm: Callable[[str], bool] | None,
+    ):
+        self._calls = calls
+        self._options = options
+        self._bucket = template_bucket
+        self._confirm = confirm or self._ask
+
+    def create(self, request: StackRequest, kind: str) -> _ChangeSet | None:
+        """Create and wait for a change set; None when CloudFormation sees no changes."""
+        name = request.name
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        created = self._calls.api(
+            "creating change set for",
+            name,
+            "create_change_set",
+            StackName=name,
+            ChangeSetName=f"gifstack-{stamp}-{uuid.uuid4().hex[:8]}",
+            ChangeSetType=kind,
+            Parameters=[
+                {"ParameterKey": key, "ParameterValue": value}
+                for key, value in sorted(request.parameters.items())
+            ],
+            Tags=[{"Key": key, "Value": value} for key, value in sorted(request.tags.items())],
+            Capabilities=list(request.capabilities),
+            Description=f"gifstack deploy of {request.key}",
+            **self._template_argument(request),
+        )
+        change_set = _ChangeSet(created["Id"], created["StackId"], kind, [])
+        latest: dict = {}
+
+        def fetch() -> str:
+            latest.update(
+                self._calls.api(
+                    "waiting for the change set of",
+                    name,
+                    "describe_change_set",
+                    ChangeSetName=change_set.id,
+                    StackName=change_set.stack_id,
+                )
+            )
+            return latest["Status"]
+
+        status = wait_for(
+            fetch,
+            success=CHANGE_SET_OK,
+            failure=CHANGE_SET_BAD,
+            timeout_s=request.timeout_minutes * 60,
+            interval_s=self._calls.interval,
+            what=f"the change set of stack {name}",
+            clock=self._calls.clock,
+        )
+        if status not in CHANGE_SET_OK:
+            reason = latest.get("StatusReason", "") or status
+            self.discard(name, change_set)
+            if any(marker in reason for marker in _NO_CHANGES):
+                return None
+            raise OperationFailed(f"creating change set for stack {name}: {reason}")
+        raw = list(latest.get("Changes", []))
+        token = latest.get("NextToken")
+        while token:
+            page = self._calls.api(
+                "reading the change set of",
+                name,
+                "describe_change_set",
+                ChangeSetName=change_set.id,
+                StackName=change_set.stack_id,
+                NextToken=token,
+            )
+            raw.extend(page.get("Changes", []))
+            token = page.get("NextToken")
+        change_set.changes = from_change_set(raw)
+        return change_set
+
+    def _template_argument(self, request: StackRequest) -> dict[str, str]:
+        size = len(request.template_body.encode())
+        if size <= TEMPLATE_BODY_LIMIT:
+            return {"TemplateBody": request.template_body}
+        if self._bucket is None:
+            raise OperationFailed(
+                f"the template of stack {request.name} is {size:,} bytes, over "
+                f"CloudFormation's {TEMPLATE_BODY_LIMIT:,}-byte TemplateBody limit, and the "
+                "engine was given no template bucket (StackEngine(template_bucket=...))."
+            )
+        return {"TemplateURL": self._bucket.upload(request.name, request.template_body)}
+
+    def discard(self, name: str, change_set: _ChangeSet, quietly: bool = False) -> None:
+        """Delete an unexecuted change set; a stack it created (REVIEW_IN_PROGRESS, no
+        resources) goes too, so a dry run leaves nothing behind. `quietly` while another
+        error is on its way: a failure here must not hide that one."""
+        try:
+            self._calls.api(
+                "deleting change set of",
+                name,
+                "delete_change_set",
+                ChangeSetName=change_set.id,
+                StackName=change_set.stack_id,
+            )
+            if change_set.kind == "CREATE":
+                self._calls.api(
+                    "deleting the empty stack",
+                    name,
+                    "delete_stack",
+                    StackName=change_set.stack_id,
+                )
+        except OperationFailed as exc:
+            if not quietly:
+                raise
+            self._calls.say(name, f"[yellow]could not clean up: {escape(exc.message)}[/]")
+
+    def review(self, request: StackRequest, change_set: _ChangeSet) -> bool:
+        """Show the change set, refuse what must not happen, confirm: True to execute."""
+        name, changes = request.name, change_set.changes
+        with output_lock:
+            self.show(name, changes)
+            if self._options.dry_run:
+                self.warn_endangered(name, changes)
+                return False
+            risky = endangered(changes) if self._options.protect_stateful else []
+            if risky and not self._options.allow_replace:
+                listed = ", ".join(f"{_verb(c)} {c.logical_id} ({c.resource_type})" for c in risky)
+                raise BadInput(
+                    f"stack {name}: refusing to {listed}: it holds data, and this environment "
+                    "protects stateful resources. Nothing was changed. If this is intended, "
+                    "take a snapshot first and run again with --allow-replace."
+                )
+            if self._options.yes:
+                return True
+            if not self._options.interactive:
+                raise BadInput(
+                    f"stack {name} has {len(changes)} change(s) to apply and there is no "
+                    "terminal to confirm them. Review them (`invoke diff`) and run again "
+                    "with --yes."
+                )
+            if self._confirm(f"Apply these {len(changes)} change(s) to {name}?"):
+                return True
+            self._calls.say(name, "not confirmed: change set deleted, nothing changed")
+            return False
+
+    def execute(self, request: StackRequest, change_set: _ChangeSet, started: float) -> dict:
+        """Execute the change set and wait; the final stack, or OperationFailed."""
+        name = request.name
+        stream = self._calls.stream(change_set.stack_id, name, started)
+        self._calls.api(
+            "executing change set for",
+            name,
+            "execute_change_set",
+            ChangeSetName=change_set.id,
+            StackName=change_set.stack_id,
+        )
+        creating = change_set.kind == "CREATE"
+        final = self._calls.wait(
+            stream,
+            change_set.stack_id,
+            name,
+            CREATE_OK if creating else UPDATE_OK,
+            CREATE_BAD if creating else UPDATE_BAD,
+            request.timeout_minutes,
+            f"stack {name} to finish {'creating' if creating else 'updating'}",
+        )
+        if final["StackStatus"] not in (CREATE_OK | UPDATE_OK):
+            raise self._calls.failure(name, final, stream.seen)
+        return final
+
+    def show(self, name: str, changes: list[Change]) -> None:
+        self._calls.console.print(table(name, changes))
+
+    def warn_endangered(self, name: str, changes: list[Change]) -> None:
+        if self._options.protect_stateful and (risky := endangered(changes)):
+            ids = ", ".join(change.logical_id for change in risky)
+            self._calls.say(
+                name,
+                f"[bold red]would replace or remove {ids} (holds data): a deploy "
+                "refuses this without --allow-replace[/]",
+            )
+
+    def _ask(self, question: str) -> bool:
+        return Confirm.ask(question, console=self._calls.console, default=False)
+
+
+def _verb(change: Change) -> str:
+    return "remove" if change.action == "Remove" else f"replace (Replacement={change.replacement})"

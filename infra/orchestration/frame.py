@@ -1,0 +1,122 @@
+"""The one frame every command runs in: the settings, one AWS gateway (every call counted),
+one stack engine per thread, the console, and the workload target (EKS or local).
+
+Each command module (deploy, diff, status, destroy, recover, bootstrap) opens a frame with
+`Frame.open(...)` and does its own part; the tests swap parts through one `Seams` value.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from infra.aws.session import Aws, Identity
+from infra.cfn.engine import StackEngine
+from infra.cfn.types import DeployOptions, Engine
+from infra.orchestration import summary
+from infra.orchestration.targets import WorkloadTarget, target_for
+from infra.settings import params
+from infra.settings.params import Settings
+from infra.stacks import specs
+
+EngineFactory = Callable[..., Engine]  # (cfn_client, console, options, template_bucket=)
+
+
+@dataclass(frozen=True)
+class Seams:
+    """What a test may put in place of the real parts."""
+
+    aws_factory: Callable[[Settings], Aws] = Aws
+    engine_factory: EngineFactory = StackEngine
+    local_dir: Path | None = None  # the local stand-ins' state (default .local/)
+
+
+REAL_PARTS = Seams()
+
+
+def deploy_options(
+    settings: Settings, *, yes: bool, dry_run: bool, allow_replace: bool
+) -> DeployOptions:
+    return DeployOptions(
+        yes=yes,
+        dry_run=dry_run,
+        allow_replace=allow_replace,
+        protect_stateful=settings.is_prod,
+        interactive=sys.stdin.isatty(),
+    )
+
+
+class Frame:
+    """One command's AWS access: one boto3 session (its clients are shared by the stack
+    threads; `Aws` creates them under a lock, and boto3 clients are thread-safe), one
+    engine per stack thread, and every AWS call counted."""
+
+    def __init__(self, settings: Settings, console: Console, options: DeployOptions, seams: Seams):
+        self.settings = settings
+        self.console = console
+        self.options = options
+        self.seams = seams
+        self.target: WorkloadTarget = target_for(settings, console, seams.local_dir)
+        self._local = threading.local()
+        self.aws = seams.aws_factory(settings)
+        self.calls = self.aws.counter
+
+    @classmethod
+    def open(
+        cls,
+        env: str,
+        console: Console | None,
+        seams: Seams,
+        *,
+        yes: bool = True,
+        dry_run: bool = False,
+        allow_replace: bool = False,
+    ) -> Frame:
+        """Load the environment's params and make the frame (nothing called yet)."""
+        settings = params.load(env)
+        options = deploy_options(settings, yes=yes, dry_run=dry_run, allow_replace=allow_replace)
+        return cls(settings, console or summary.new_console(), options, seams)
+
+    @property
+    def env(self) -> str:
+        return self.settings.env
+
+    def identity(self) -> Identity:
+        return self.aws.identity()
+
+    def stack_name(self, key: str) -> str:
+        return specs.stack_name(self.settings.project, self.settings.env, key)
+
+    def engine(self) -> Engine:
+        """This thread's engine."""
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self.seams.engine_factory(
+                self.aws.client("cloudformation"),
+                self.console,
+                self.options,
+                template_bucket=self.aws.template_bucket(),
+            )
+            self._local.engine = engine
+        return engine
+
+    def watch_status(self, listener: Callable[[str, str], None]) -> None:
+        """Engines tell `listener` each stack's status while they wait on it."""
+        self.options = replace(self.options, on_status=listener)
+        self._local = threading.local()  # engines made before this don't know it
+
+    def existing_outputs(self, key: str) -> dict[str, str] | None:
+        """A deployed stack's outputs; None when the stack doesn't exist."""
+        found = self.engine().status(self.stack_name(key))
+        return None if found is None else dict(found.outputs)
+
+    def render(self) -> dict[str, str]:
+        """Stack key -> template body, for every stack this environment deploys."""
+        from infra.stacks import synth
+
+        return synth.render(self.settings)
