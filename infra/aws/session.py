@@ -6,57 +6,19 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
     ProfileNotFound,
-    SSOTokenLoadError,
-    TokenRetrievalError,
-    UnauthorizedSSOTokenError,
     UnknownRegionError,
 )
-from botocore.parsers import ResponseParserError
 
 from infra.aws.call_count import CallCounter
-from infra.core.errors import BadInput, GifstackError, OperationFailed
+from infra.aws.errors import AWS_ERRORS, RETRIES, translate
+from infra.aws.template_bucket import TemplateBucket
+from infra.core.errors import BadInput
 from infra.settings.params import Settings
-
-if TYPE_CHECKING:
-    from infra.aws.template_bucket import TemplateBucket
-
-# Throttling is retried by botocore itself: adaptive mode adds client-side rate limiting
-# on top of the standard exponential backoff, which is what parallel stacks polling the
-# same API need.
-RETRIES = {"mode": "adaptive", "max_attempts": 10}
-
-_EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
-_INVALID_CODES = frozenset(
-    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
-)
-_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-_THROTTLE_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
-)
-_EXPIRED_SSO = (TokenRetrievalError, SSOTokenLoadError, UnauthorizedSSOTokenError)
-
-# Everything a boto3 call raises when AWS (or an emulator) says no or can't be reached.
-# ResponseParserError is not a BotoCoreError: an endpoint answering HTML (an emulator's
-# HTTP 500 page, a proxy) raises it.
-AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
-
-NO_CREDENTIALS = (
-    "no AWS credentials found. Set AWS_PROFILE to a configured profile (and run "
-    "`aws sso login` if it uses SSO) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-    "then run the command again."
-)
 
 
 @dataclass(frozen=True)
@@ -147,8 +109,6 @@ class Aws:
 
     def template_bucket(self) -> TemplateBucket:
         """Where templates too big for TemplateBody go (created on first upload)."""
-        from infra.aws.template_bucket import TemplateBucket
-
         return TemplateBucket(self.client("s3"), self.identity().account_id, self.region)
 
     def _check_region(self) -> None:
@@ -176,57 +136,3 @@ def principal_arn(arn: str) -> str:
         role = parts[5].split("/")[1]
         return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
     return arn
-
-
-def translate(error: Exception, action: str, obj: str) -> GifstackError:
-    """One domain error for a boto3 failure: `{action} {obj}: what went wrong. what to do`."""
-    where = f"{action} {obj}".strip()
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return BadInput(NO_CREDENTIALS)
-    if isinstance(error, _EXPIRED_SSO):
-        return BadInput(
-            f"{where}: the AWS SSO session has expired. Run `aws sso login` (with the same "
-            "AWS_PROFILE) and run the command again."
-        )
-    if isinstance(error, CredentialRetrievalError):
-        return BadInput(
-            f"{where}: could not get AWS credentials ({error}). Check the profile's "
-            "credential_process / role settings, or set other credentials."
-        )
-    if isinstance(error, EndpointConnectionError):
-        return OperationFailed(
-            f"{where}: cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}. "
-            "Check the network (for --env local: is `invoke local.up` running?)."
-        )
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "") or str(error)
-        if code in _EXPIRED_CODES:
-            return BadInput(
-                f"{where}: the AWS credentials have expired ({code}). Refresh them (e.g. "
-                "`aws sso login`, or new temporary keys) and run the command again."
-            )
-        if code in _INVALID_CODES:
-            return BadInput(
-                f"{where}: AWS does not accept these credentials ({code}: {message}). "
-                "Check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
-            )
-        if code in _DENIED_CODES:
-            return OperationFailed(
-                f"{where}: access denied ({message}). The AWS identity running the deploy "
-                "needs permission for this action."
-            )
-        if code in _THROTTLE_CODES:
-            return OperationFailed(
-                f"{where}: AWS kept throttling the requests after {RETRIES['max_attempts']} "
-                f"attempts ({message}). Wait a minute and run the command again."
-            )
-        return OperationFailed(f"{where}: {message}")
-    if isinstance(error, ResponseParserError):
-        return OperationFailed(
-            f"{where}: the endpoint's answer is not an AWS response (an HTTP error page?): "
-            f"{str(error).splitlines()[0]}"
-        )
-    if isinstance(error, BotoCoreError):
-        return OperationFailed(f"{where}: {error}")
-    return OperationFailed(f"{where}: {error}")

@@ -15,7 +15,7 @@ from awacs import s3 as s3_actions
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from botocore.exceptions import ClientError
 
-from infra.aws.session import AWS_ERRORS, translate
+from infra.aws.errors import AWS_ERRORS, translate
 
 TEMPLATE_BODY_LIMIT = 51_200  # bytes, CreateChangeSet's TemplateBody maximum
 EXPIRE_AFTER_DAYS = 90  # a change set reads its template once; keep them a while to debug

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from infra.aws.session import AWS_ERRORS, translate
+from infra.aws.errors import AWS_ERRORS, translate
 from infra.cfn.events import EventStream, StackEvent, output_lock, root_cause_first
 from infra.cfn.statuses import DELETE_BAD, DELETE_OK
 from infra.cfn.types import DeployOptions, StackRequest

@@ -18,7 +18,8 @@ from botocore.retries import bucket
 from botocore.stub import Stubber
 from invoke import Exit
 
-from infra.aws.session import AWS_ERRORS, Aws, principal_arn, translate
+from infra.aws.errors import AWS_ERRORS, translate
+from infra.aws.session import Aws, principal_arn
 from infra.commands.cli import reported
 from infra.core.errors import BadInput, OperationFailed
 from infra.settings.params import Settings
