@@ -14,23 +14,11 @@ from rich.markup import escape
 from infra.core.errors import OperationFailed
 from infra.kube import diagnose as kube_diagnose
 from infra.kube.client import KubeApi, Pacing
+from infra.kube.kinds import PRUNABLE
 from infra.kube.render import MANAGED_BY_LABEL
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods
 JOB_WAIT_GRACE_SECONDS = 60  # on top of activeDeadlineSeconds, for the controller to report
-
-# Kinds gifstack renders into the namespace: the only kinds prune looks at (never Pods or
-# ReplicaSets, which controllers create with our labels; never the Namespace itself).
-PRUNABLE_KINDS = (
-    ("v1", "ServiceAccount"),
-    ("v1", "ConfigMap"),
-    ("batch/v1", "Job"),
-    ("apps/v1", "Deployment"),
-    ("v1", "Service"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-)
 
 
 def ref(doc: dict[str, Any]) -> str:
@@ -128,7 +116,7 @@ def prune_candidates(
     rendered = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
     selector = f"{MANAGED_BY_LABEL}=gifstack"
     found = []
-    for api_version, kind in PRUNABLE_KINDS:
+    for api_version, kind in PRUNABLE:
         for item in api.list(api_version, kind, namespace, label_selector=selector):
             metadata = item["metadata"]
             labels = metadata.get("labels") or {}

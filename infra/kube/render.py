@@ -20,6 +20,7 @@ import yaml
 from infra.core import naming
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
+from infra.kube.kinds import APPLY_ORDER, BY_NAME
 from infra.settings.params import Settings
 from infra.stacks import outputs as stack_outputs
 
@@ -34,18 +35,6 @@ ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
 CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
-# The order objects are applied in: what others need first, the app after its migration.
-APPLY_ORDER = (
-    "Namespace",
-    "ServiceAccount",
-    "ConfigMap",
-    "Job",
-    "Deployment",
-    "Service",
-    "PodDisruptionBudget",
-    "HorizontalPodAutoscaler",
-    "NetworkPolicy",
-)
 
 # The stack outputs the manifests are rendered with (which stack makes each: the stack
 # table, infra/stacks/specs.py).
@@ -137,11 +126,12 @@ def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[
     hpa = sources.pop(("HorizontalPodAutoscaler", APP))
     if settings.app.autoscaling:
         docs.append(_autoscaler(settings, hpa))
-    for policy in (sources.pop(("NetworkPolicy", APP)), sources.pop(("NetworkPolicy", MIGRATE))):
-        docs.append(_network_policy(settings, outputs, policy))
-    if sources:
-        unknown = ", ".join(f"{kind}/{name}" for kind, name in sources)
-        raise BadInput(f"k8s/ has objects the renderer does not know: {unknown}.")
+    # Every other object of a known kind goes as written (labelled, in our namespace); every
+    # NetworkPolicy gets the app's and the database's ports and addresses.
+    for doc in sources.values():
+        docs.append(
+            _network_policy(settings, outputs, doc) if doc["kind"] == "NetworkPolicy" else doc
+        )
     for doc in docs:
         _label(settings, doc)
         if doc["kind"] == "Job":
@@ -158,6 +148,11 @@ def load_sources(directory: Path = MANIFEST_DIR) -> dict[tuple[str, str], dict[s
         except yaml.YAMLError as exc:
             raise BadInput(f"k8s/{path.name}: not valid YAML: {exc}") from None
         for doc in documents:
+            if doc.get("kind") not in BY_NAME:
+                raise BadInput(
+                    f"k8s/{path.name}: kind {doc.get('kind')!r} is not one gifstack manages "
+                    f"({', '.join(APPLY_ORDER)}); add it to infra/kube/kinds.py."
+                )
             objects[(doc["kind"], doc["metadata"]["name"])] = doc
     return objects
 

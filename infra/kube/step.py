@@ -18,13 +18,13 @@ from infra.core import naming
 from infra.core.errors import OperationFailed
 from infra.kube import apply as kube_apply
 from infra.kube import checks as kube_checks
+from infra.kube import kinds
 from infra.kube import render as kube_render
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing, check_namespace
 from infra.settings.params import Settings
 from infra.stacks import outputs as stack_outputs
 
-BEFORE_MIGRATION = ("Namespace", "ServiceAccount", "ConfigMap")
 CLUSTER_OUTPUTS = (
     naming.Outputs.CLUSTER_NAME,
     naming.Outputs.CLUSTER_ENDPOINT,
@@ -67,9 +67,9 @@ def deploy_workload(
     api = KubeApi(api_client, describe=_describe(outputs))
     namespace = naming.K8S_NAMESPACE
     check_namespace(api, namespace)
-    first = [doc for doc in docs if doc["kind"] in BEFORE_MIGRATION]
-    job = next(doc for doc in docs if doc["kind"] == "Job")
-    rest = [doc for doc in docs if doc not in first and doc is not job]
+    first = [doc for doc in docs if kinds.phase(doc) == kinds.Phase.BASE]
+    jobs = [doc for doc in docs if kinds.phase(doc) == kinds.Phase.MIGRATION]
+    rest = [doc for doc in docs if kinds.phase(doc) == kinds.Phase.APP]
     deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
 
     if "replicas" not in deployment["spec"]:
@@ -81,7 +81,8 @@ def deploy_workload(
         console.print(f"prune after a healthy rollout: {escape(listed)}")
     console.print("[bold]kubernetes[/] applying (server-side apply, field manager gifstack)")
     kube_apply.apply_all(api, first, console)
-    kube_apply.run_migration(api, job, console, pacing)
+    for job in jobs:
+        kube_apply.run_migration(api, job, console, pacing)
     kube_apply.apply_all(api, rest, console)
     _roll_out(api, deployment, console, pacing, rollback=rollback)
     if prune:

@@ -10,6 +10,7 @@ import yaml
 from infra.core import naming
 from infra.core.errors import BadInput
 from infra.kube import render as kube_render
+from infra.kube.kinds import APPLY_ORDER
 from infra.settings import params
 
 ENVS = params.environments()
@@ -35,7 +36,7 @@ def test_every_environment_renders_every_object_in_apply_order():
     for env in ENVS:
         docs = render(env)
         kinds = [doc["kind"] for doc in docs]
-        assert kinds == sorted(kinds, key=kube_render.APPLY_ORDER.index)
+        assert kinds == sorted(kinds, key=APPLY_ORDER.index)
         assert kinds.count("ServiceAccount") == 2 and kinds.count("NetworkPolicy") == 2
         assert ("HorizontalPodAutoscaler" in kinds) == params.load(env).app.autoscaling
         assert "Secret" not in kinds
@@ -272,12 +273,33 @@ def test_the_sources_are_valid_yaml_with_obvious_placeholders():
     assert "replaced-at-render" not in rendered
 
 
-def test_an_unknown_object_in_k8s_is_reported(tmp_path, monkeypatch):
+def _with_extra_manifest(tmp_path, monkeypatch, extra: dict) -> None:
     for path in kube_render.MANIFEST_DIR.glob("*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())
-    extra = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "surprise"}}
     (tmp_path / "99-extra.yaml").write_text(yaml.safe_dump(copy.deepcopy(extra)))
     original = kube_render.load_sources
     monkeypatch.setattr(kube_render, "load_sources", lambda directory=tmp_path: original(directory))
-    with pytest.raises(BadInput, match="ConfigMap/surprise"):
+
+
+def test_a_new_manifest_of_a_known_kind_needs_only_its_yaml_file(tmp_path, monkeypatch):
+    extra = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "surprise"},
+        "data": {"a": "b"},
+    }
+    _with_extra_manifest(tmp_path, monkeypatch, extra)
+    docs = render("dev")
+    (found,) = [doc for doc in docs if doc["metadata"]["name"] == "surprise"]
+    assert found["metadata"]["namespace"] == "gif"
+    assert found["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gifstack"
+    assert found["data"] == {"a": "b"}
+    kinds = [doc["kind"] for doc in docs]
+    assert kinds.index("ConfigMap") < kinds.index("Job")  # applied before the migration
+
+
+def test_a_manifest_of_an_unknown_kind_is_reported(tmp_path, monkeypatch):
+    extra = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "surprise"}}
+    _with_extra_manifest(tmp_path, monkeypatch, extra)
+    with pytest.raises(BadInput, match=r"kind 'Secret' is not one gifstack manages"):
         render("dev")
