@@ -16,8 +16,9 @@ from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statemen
 from botocore.exceptions import ClientError
 
 from infra.aws.errors import AWS_ERRORS, translate
+from infra.core.cfn_limits import TEMPLATE_URL_LIMIT
+from infra.core.errors import BadInput
 
-TEMPLATE_BODY_LIMIT = 51_200  # bytes, CreateChangeSet's TemplateBody maximum
 EXPIRE_AFTER_DAYS = 90  # a change set reads its template once; keep them a while to debug
 
 
@@ -36,6 +37,12 @@ class TemplateBucket:
     def upload(self, stack_name: str, body: str) -> str:
         """Store the template; return the TemplateURL to hand to CloudFormation."""
         data = body.encode()
+        if len(data) > TEMPLATE_URL_LIMIT:
+            raise BadInput(
+                f"the template of stack {stack_name} is {len(data):,} bytes, over "
+                f"CloudFormation's {TEMPLATE_URL_LIMIT:,}-byte limit for a template in S3; "
+                "make it smaller or split the stack."
+            )
         key = f"{stack_name}/{hashlib.sha256(data).hexdigest()[:20]}.yaml"
         try:
             self._ensure()

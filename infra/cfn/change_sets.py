@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from rich.markup import escape
 from rich.prompt import Confirm
 
-from infra.aws.template_bucket import TEMPLATE_BODY_LIMIT, TemplateBucket
+from infra.aws.template_bucket import TemplateBucket
 from infra.cfn.calls import StackCalls
 from infra.cfn.changes import Change, endangered, from_change_set, table
 from infra.cfn.events import output_lock
@@ -25,6 +25,7 @@ from infra.cfn.statuses import (
 )
 from infra.cfn.types import DeployOptions, StackRequest
 from infra.cfn.waiting import wait_for
+from infra.core.cfn_limits import TEMPLATE_BODY_LIMIT
 from infra.core.errors import BadInput, OperationFailed
 
 # How CloudFormation says a change set is empty (the second one is the UpdateStack wording).

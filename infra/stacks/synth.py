@@ -12,6 +12,7 @@ from pathlib import Path
 
 from troposphere import Template
 
+from infra.core.cfn_limits import TEMPLATE_URL_LIMIT
 from infra.core.errors import BadInput, OperationFailed
 from infra.core.paths import ROOT
 from infra.settings import params
@@ -22,7 +23,9 @@ from infra.stacks.specs import ENV_STACKS, SHARED_STACKS, SPECS
 TEMPLATES_DIR = ROOT / "templates"
 SHARED_DIR = "shared"
 SHARED_SETTINGS_ENV = "prod"  # the account-wide stacks are built from prod's params
-MAX_TEMPLATE_BYTES = 51_200  # CreateChangeSet's TemplateBody limit (beyond it: S3 upload)
+# Over TEMPLATE_BODY_LIMIT a template goes to CloudFormation through S3 (infra/aws/
+# template_bucket.py); over TEMPLATE_URL_LIMIT it can't go at all.
+MAX_TEMPLATE_BYTES = TEMPLATE_URL_LIMIT
 
 # Top-level sections in the order a reviewer reads them.
 SECTION_ORDER = (
@@ -63,8 +66,8 @@ def to_text(key: str, template: Template) -> str:
     size = len(text.encode())
     if size > MAX_TEMPLATE_BYTES:
         raise OperationFailed(
-            f"template {key} is {size} bytes, over CloudFormation's {MAX_TEMPLATE_BYTES}-byte "
-            "TemplateBody limit; make it smaller or split the stack."
+            f"template {key} is {size:,} bytes, over CloudFormation's {MAX_TEMPLATE_BYTES:,}-byte "
+            "limit for a template (even through S3); make it smaller or split the stack."
         )
     return text
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 from botocore.stub import ANY, Stubber
 
 from infra.aws.template_bucket import TemplateBucket, bucket_name
+from infra.core.cfn_limits import TEMPLATE_URL_LIMIT
+from infra.core.errors import BadInput
 from tests.support.moto_server import ACCOUNT_ID, MotoServer
 
 
@@ -78,3 +81,13 @@ def test_over_https_the_bucket_also_refuses_plain_http_requests():
             ],
         }
     ]
+
+
+def test_a_template_too_big_for_s3_is_refused_before_any_call():
+    class NoCalls:
+        def __getattr__(self, name):
+            raise AssertionError(f"S3 was called: {name}")
+
+    bucket = TemplateBucket(NoCalls(), "111122223333", "eu-west-1")
+    with pytest.raises(BadInput, match=r"gif-prod-cluster is 460,801 bytes, over"):
+        bucket.upload("gif-prod-cluster", "x" * (TEMPLATE_URL_LIMIT + 1))

@@ -19,10 +19,11 @@ from botocore.stub import ANY, Stubber
 from rich.console import Console
 
 from infra.aws.session import Aws
-from infra.aws.template_bucket import TEMPLATE_BODY_LIMIT, bucket_name
+from infra.aws.template_bucket import bucket_name
 from infra.cfn.engine import StackEngine
 from infra.cfn.types import DeployOptions, StackRequest
 from infra.cfn.waiting import Clock
+from infra.core.cfn_limits import TEMPLATE_BODY_LIMIT
 from infra.core.errors import BadInput, OperationFailed
 from infra.settings.params import Settings
 from tests.support.moto_server import ACCOUNT_ID, REGION, MotoServer

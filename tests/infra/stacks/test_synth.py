@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from troposphere import Template
+from troposphere.cloudformation import WaitConditionHandle
 
+from infra.core.cfn_limits import TEMPLATE_BODY_LIMIT, TEMPLATE_URL_LIMIT
+from infra.core.errors import OperationFailed
 from infra.settings import params
 from infra.stacks import specs, synth
 
@@ -135,3 +139,19 @@ def test_synth_without_env_or_all_is_bad_input(project_copy):
     result = invoke(project_copy, "synth")
     assert result.returncode == 2
     assert "--env ENV" in result.stderr and "--all" in result.stderr
+
+
+def _template_of(size: int) -> Template:
+    template = Template()
+    template.add_resource(WaitConditionHandle("Handle", Metadata={"Padding": "x" * size}))
+    return template
+
+
+def test_a_template_over_the_body_limit_is_rendered_for_the_s3_path():
+    text = synth.to_text("network", _template_of(TEMPLATE_BODY_LIMIT + 1_000))
+    assert TEMPLATE_BODY_LIMIT < len(text.encode()) <= TEMPLATE_URL_LIMIT
+
+
+def test_a_template_over_what_cloudformation_reads_from_s3_is_refused():
+    with pytest.raises(OperationFailed, match=r"over CloudFormation's 460,800-byte limit"):
+        synth.to_text("network", _template_of(TEMPLATE_URL_LIMIT))
