@@ -21,16 +21,34 @@ def test(c, args=""):
     c.run(f"{sys.executable} -m pytest {args}", pty=False)
 
 
-@task
-def lock(c):
-    """Regenerate the lock files from pyproject.toml, with hashes.
+@task(
+    help={
+        "upgrade": "Comma-separated packages to move to their newest versions, or 'all'; "
+        "by default every pin the inputs still allow is kept.",
+    }
+)
+def lock(c, upgrade=""):
+    """Regenerate every lock file, with hashes.
 
-    requirements.lock holds everything; app/requirements.lock the image's runtime only,
-    pinned to the same versions.
+    requirements.lock holds the project (pyproject.toml, extra dev); app/requirements.lock
+    the image's runtime only, pinned to the same versions; infra/linters/<tool>.lock each
+    linter that runs from its own environment (from <tool>.in, see infra/core/tool_env.py).
     """
-    compile_ = f"{sys.executable} -m uv pip compile pyproject.toml --python-version 3.11 -q"
-    c.run(f"{compile_} --extra dev --generate-hashes -o requirements.lock")
-    c.run(f"{compile_} --generate-hashes -c requirements.lock -o app/requirements.lock")
+    from pathlib import Path
+
+    compile_ = f"{sys.executable} -m uv pip compile --python-version 3.11 -q --generate-hashes"
+    names = [name.strip() for name in upgrade.split(",") if name.strip()]
+    if names == ["all"]:
+        compile_ += " --upgrade"
+    else:
+        compile_ += "".join(f" --upgrade-package {name}" for name in names)
+    root = Path(__file__).resolve().parent
+    with c.cd(str(root)):
+        c.run(f"{compile_} pyproject.toml --extra dev -o requirements.lock")
+        c.run(f"{compile_} pyproject.toml -c requirements.lock -o app/requirements.lock")
+        for source in sorted((root / "infra" / "linters").glob("*.in")):
+            source = source.relative_to(root)
+            c.run(f"{compile_} {source} -o {source.with_suffix('.lock')}")
 
 
 # --- the GIF service: run --------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.core import tool_env
 from infra.core.errors import OperationFailed
 from infra.core.paths import ROOT
 from infra.kube.checks import lint_checkov as k8s_checkov
@@ -92,9 +93,10 @@ def _cfn_lint(targets: LintTargets) -> list[str]:
 
 
 def _checkov(targets: LintTargets) -> list[str]:
-    """Security checks, offline; skips only through a resource's Metadata, with a reason."""
-    args = [tool("checkov"), "--framework", "cloudformation", "--skip-download", "--output"]
-    args += ["json", "--directory", str(targets.template_dir)]
+    """Security checks, offline; skips only through a resource's Metadata, with a reason.
+    checkov runs from its own locked environment (infra/core/tool_env.py)."""
+    args = [str(tool_env.command("checkov")), "--framework", "cloudformation"]
+    args += ["--skip-download", "--output", "json", "--directory", str(targets.template_dir)]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     result = _run(args, env=env)
     start = min(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import kubernetes_validate.utils as kv
 import yaml
 
+from infra.core import tool_env
 from infra.core.errors import BadInput
 from infra.kube import render as kube_render
 from infra.settings import params
@@ -65,9 +65,10 @@ def render_offline(out_root: Path, envs: Iterable[str] = ()) -> dict[str, list[P
 
 
 def checkov(directory: Path) -> tuple[list[str], int]:
-    """(problems, checks passed) from checkov --framework kubernetes over a directory."""
+    """(problems, checks passed) from checkov --framework kubernetes over a directory
+    (checkov from its own locked environment, infra/core/tool_env.py)."""
     command = [
-        str(Path(sys.executable).parent / "checkov"),
+        str(tool_env.command("checkov")),
         "--directory",
         str(directory),
         "--framework",
@@ -77,13 +78,7 @@ def checkov(directory: Path) -> tuple[list[str], int]:
         "--compact",
         "--skip-download",  # offline: no guideline download from the vendor's API
     ]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    except FileNotFoundError:
-        raise BadInput(
-            "checkov is not installed in this environment; install the dev dependencies "
-            "(pip install -r requirements.lock)."
-        ) from None
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     try:
         report = json.loads(result.stdout)
     except ValueError:

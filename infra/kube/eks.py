@@ -57,7 +57,8 @@ class EksToken:
 
 
 def sts_client(session: Any, region: str, endpoint_url: str | None = None) -> Any:
-    """An STS client on the region's own endpoint (botocore 1.35 defaults to the global one)."""
+    """An STS client on the region's own endpoint (botocore's default since 1.36; explicit,
+    so AWS_STS_REGIONAL_ENDPOINTS=legacy can't send the token's request to the global one)."""
     if endpoint_url is None:
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         endpoint_url = f"https://sts.{region}.{suffix}"

@@ -53,6 +53,13 @@ def _execute(cfn, name, kind, body, parameters=None, tags=None):
         ],
         Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
     )
+    # CloudFormation refuses to execute a FAILED change set; moto would execute it anyway,
+    # which would hide a change set wrongly reported as "didn't contain changes".
+    change_set = cfn.describe_change_set(ChangeSetName=f"{name}-{kind.lower()}", StackName=name)
+    assert (change_set["Status"], change_set["ExecutionStatus"]) == (
+        "CREATE_COMPLETE",
+        "AVAILABLE",
+    ), change_set.get("StatusReason")
     cfn.execute_change_set(ChangeSetName=f"{name}-{kind.lower()}", StackName=name)
     return cfn.describe_stacks(StackName=name)["Stacks"][0]
 
