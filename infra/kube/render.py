@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from infra.core import naming
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.kube.kinds import APPLY_ORDER, BY_NAME
+from infra.settings import image_tag as image_tag_rule
 from infra.settings.params import Settings
 from infra.stacks import outputs as stack_outputs
 
@@ -48,8 +48,6 @@ REQUIRED_OUTPUTS = (
     naming.Outputs.REPOSITORY_URI,
 )
 
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 OFFLINE_TAG = "offline-placeholder"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 
@@ -73,28 +71,6 @@ def offline_outputs(settings: Settings) -> dict[str, str]:
     }
 
 
-def resolve_image_tag(settings: Settings, image_tag: str | None) -> str:
-    """The tag (or sha256 digest) to deploy: --image-tag, else params' app.image_tag."""
-    tag = image_tag or settings.app.image_tag
-    if not tag:
-        raise BadInput(
-            f"no image tag for environment {settings.env!r}: pass --image-tag TAG "
-            f"(a tag pushed to ECR, e.g. the git commit) or set app.image_tag in "
-            f"params/{settings.env}.yaml."
-        )
-    if tag == "latest":
-        raise BadInput(
-            "image tag 'latest' is mutable, so a rollout could not be repeated or rolled "
-            "back; pass an immutable tag (e.g. the git commit) or a sha256 digest."
-        )
-    if not (_TAG.fullmatch(tag) or _DIGEST.fullmatch(tag)):
-        raise BadInput(
-            f"image tag {tag!r} is not valid: use letters, digits, '_', '.', '-' "
-            "(at most 128, not starting with '.' or '-'), or a digest 'sha256:<64 hex>'."
-        )
-    return tag
-
-
 def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[dict[str, Any]]:
     """The environment's manifests, ready to apply, in APPLY_ORDER."""
     outputs = stack_outputs.collect(
@@ -103,7 +79,7 @@ def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[
         REQUIRED_OUTPUTS,
         alternative="render with --offline to use placeholders",
     )
-    tag = resolve_image_tag(settings, image_tag)
+    tag = image_tag_rule.resolve(settings, image_tag)
     sources = load_sources()
     config = _config(settings, outputs, sources.pop(("ConfigMap", CONFIG)))
     image = _image(outputs[naming.Outputs.REPOSITORY_URI], tag)
@@ -175,7 +151,7 @@ def dump(doc: dict[str, Any]) -> str:
 
 
 def _image(repository_uri: str, tag: str) -> str:
-    return f"{repository_uri}@{tag}" if tag.startswith("sha256:") else f"{repository_uri}:{tag}"
+    return f"{repository_uri}@{tag}" if image_tag_rule.is_digest(tag) else f"{repository_uri}:{tag}"
 
 
 def _hash(value: Any) -> str:

@@ -18,6 +18,7 @@ from infra.core.errors import BadInput, GifstackError
 from infra.orchestration import image, stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.orchestration.targets import workload_outputs
+from infra.settings import image_tag as image_tag_rule
 from infra.stacks import graph, specs
 
 
@@ -56,7 +57,8 @@ def run(
     app_step = only is None or naming.WORKLOAD in selected
     tag = None
     if app_step and target.checks_image_in_ecr:
-        tag = _checked_image_tag(frame, image_tag)
+        tag = image_tag_rule.resolve(frame.settings, image_tag)
+        image.require_tag(frame.aws, frame.settings, tag)
 
     templates = frame.render()
     keys = [key for key in selected if key not in skipped]
@@ -124,16 +126,3 @@ def _require_bootstrap(frame: Frame) -> None:
     if not frame.options.dry_run:
         raise BadInput(message)
     stack_run.warn(frame, message)
-
-
-def _checked_image_tag(frame: Frame, image_tag: str | None) -> str:
-    settings = frame.settings
-    tag = image_tag or settings.app.image_tag
-    if not tag:
-        raise BadInput(
-            f"no image tag for --env {settings.env}: pass --image-tag TAG (a tag in ECR, e.g. "
-            "the commit a push to master built) or set app.image_tag in "
-            f"params/{settings.env}.yaml."
-        )
-    image.require_tag(frame.aws, settings, tag)
-    return tag

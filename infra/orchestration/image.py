@@ -11,7 +11,6 @@ only: never on a command line, in a log line or in an error message.
 from __future__ import annotations
 
 import base64
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -24,16 +23,12 @@ from rich.console import Console
 from infra.aws.session import Aws, translate
 from infra.core.errors import BadInput, OperationFailed
 from infra.core.paths import ROOT
+from infra.settings import image_tag
 from infra.settings.params import Settings
 
 # The node group's CPU architecture (params: cluster.node_architecture) as an OCI platform.
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
-# Docker's rule for a tag: word characters, dots and dashes, at most 128, not starting with
-# a dot or a dash.
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# `invoke deploy --image-tag` also takes an image digest (what the deploy workflow outputs).
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 _INSTALL_HINT = (
     "Install Docker Engine or Docker Desktop with the Buildx plugin "
@@ -53,16 +48,6 @@ class RegistryLogin:
 def platform(settings: Settings) -> str:
     """`linux/amd64` or `linux/arm64`: what the environment's nodes run."""
     return PLATFORMS[settings.cluster.node_architecture]
-
-
-def check_tag(tag: str) -> str:
-    """The tag itself when Docker and ECR accept it; BadInput otherwise."""
-    if not _TAG.match(tag or ""):
-        raise BadInput(
-            f"invalid image tag {tag!r}: use 1-128 letters, digits, '_', '.' or '-', not "
-            "starting with '.' or '-' (e.g. the full commit SHA from `git rev-parse HEAD`)."
-        )
-    return tag
 
 
 def require_docker(*, buildx: bool) -> str:
@@ -111,7 +96,8 @@ def find_tag(aws: Aws, settings: Settings, tag: str) -> str | None:
     """The digest of `tag` (a tag or a sha256 digest) in the environment's ECR repository, or
     None when it isn't there."""
     name = settings.app.image_repository
-    image_id = {"imageDigest": tag} if _DIGEST.match(tag) else {"imageTag": check_tag(tag)}
+    image_tag.check(tag)
+    image_id = {"imageDigest": tag} if image_tag.is_digest(tag) else {"imageTag": tag}
     try:
         found = aws.client("ecr").describe_images(repositoryName=name, imageIds=[image_id])
     except (ClientError, BotoCoreError) as exc:
@@ -143,7 +129,7 @@ def require_tag(aws: Aws, settings: Settings, tag: str) -> str:
 
 def build(aws: Aws, settings: Settings, tag: str, console: Console, *, context: Path = ROOT) -> str:
     """Build the image for the nodes' platform into the local Docker store; returns its ref."""
-    check_tag(tag)
+    image_tag.check(tag, digest=False)
     docker = require_docker(buildx=True)
     ref = f"{repository(aws, settings)['repositoryUri']}:{tag}"
     console.print(f"building {ref} for {platform(settings)}")
@@ -157,7 +143,7 @@ def build(aws: Aws, settings: Settings, tag: str, console: Console, *, context: 
 
 def push(aws: Aws, settings: Settings, tag: str, console: Console) -> str:
     """Push the locally built image to ECR; returns the digest ECR recorded for the tag."""
-    check_tag(tag)
+    image_tag.check(tag, digest=False)
     docker = require_docker(buildx=False)
     repo = repository(aws, settings)
     ref = f"{repo['repositoryUri']}:{tag}"

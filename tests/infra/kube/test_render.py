@@ -189,9 +189,9 @@ def test_a_digest_is_used_with_an_at_sign():
     ("tag", "message"),
     [
         ("latest", "mutable"),
-        ("bad tag!", "not valid"),
-        (".hidden", "not valid"),
-        ("x" * 129, "not valid"),
+        ("bad tag!", "invalid image tag"),
+        (".hidden", "invalid image tag"),
+        ("x" * 129, "invalid image tag"),
     ],
 )
 def test_bad_image_tags_are_bad_input(tag, message):
