@@ -10,6 +10,8 @@ import json
 
 import yaml
 
+from infra.stacks import template_yaml
+
 
 def same_tags(stack: dict, tags: dict[str, str]) -> bool:
     return {item["Key"]: item["Value"] for item in stack.get("Tags") or []} == tags
@@ -38,10 +40,10 @@ def same_template(deployed_body: str | dict, body: str) -> bool:
 def parameter_defaults(body: str) -> dict[str, str]:
     """Parameter defaults of a template, as the strings DescribeStacks reports.
 
-    BaseLoader keeps every scalar a string and ignores CloudFormation's !Ref-style tags.
+    Read as text: every scalar stays a string (`true`, not True), as CloudFormation reports.
     """
     try:
-        template = yaml.load(body, Loader=yaml.BaseLoader) or {}
+        template = template_yaml.load(body, text=True)
     except yaml.YAMLError:
         return {}
     parameters = template.get("Parameters") or {}

@@ -11,14 +11,12 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from infra.cfn.types import StackRequest
 from infra.core import naming
 from infra.core.errors import OperationFailed
 from infra.core.paths import ROOT
 from infra.settings.params import Settings
-from infra.stacks import graph, specs
+from infra.stacks import graph, specs, template_yaml
 
 
 class MissingInput(OperationFailed):
@@ -32,7 +30,7 @@ def stack_name(settings: Settings, key: str) -> str:
 def template_dict(body: str) -> dict[str, Any]:
     """The template as data; CloudFormation's short tags (!Ref, !Sub...) are kept as plain
     values, which is enough to read Parameters and resource types."""
-    return yaml.load(body, Loader=_TemplateLoader) or {}
+    return template_yaml.load(body)
 
 
 def parameter_names(template: Mapping[str, Any]) -> list[str]:
@@ -143,18 +141,3 @@ def build_request(
         timeout_minutes=settings.deploy.stack_timeout_minutes.get(key, spec.timeout_minutes),
         env=settings.env,
     )
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation's short-form tags as plain values."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)
-
-
-_TemplateLoader.add_multi_constructor("!", _any_tag)

@@ -91,3 +91,29 @@ def dump(template: dict[str, Any]) -> str:
         width=100,
         indent=2,
     )
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Reads a template with the short intrinsic tags kept as plain values."""
+
+
+class _TextLoader(yaml.BaseLoader):
+    """The same, with every scalar left as text (as CloudFormation reports values)."""
+
+
+def _untagged(loader: yaml.BaseLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_Loader.add_multi_constructor("!", _untagged)
+_TextLoader.add_multi_constructor("!", _untagged)
+
+
+def load(body: str, *, text: bool = False) -> dict[str, Any]:
+    """A template as data, `!Ref`-style tags read as their plain values: enough to read its
+    Parameters, resource types and policies. `text` keeps every scalar a string."""
+    return yaml.load(body, Loader=_TextLoader if text else _Loader) or {}

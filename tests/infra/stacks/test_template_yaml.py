@@ -35,3 +35,19 @@ def test_shared_values_are_written_out_each_time():
     tags = [{"Key": "project", "Value": "gif"}]
     text = cfn_yaml.dump({"Resources": {"A": {"Tags": tags}, "B": {"Tags": tags}}})
     assert text.count("Value: gif") == 2
+
+
+def test_load_reads_short_tags_as_plain_values_and_text_keeps_scalars_strings():
+    body = (
+        "Parameters:\n  Flag:\n    Type: String\n    Default: true\n"
+        "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n"
+        "    Properties:\n      BucketName: !Sub '${AWS::StackName}-x'\n"
+        "      Tags: !If [IsProd, [1], []]\n"
+    )
+    data = cfn_yaml.load(body)
+    assert data["Parameters"]["Flag"]["Default"] is True
+    assert data["Resources"]["Bucket"]["Properties"]["BucketName"] == "${AWS::StackName}-x"
+    assert data["Resources"]["Bucket"]["Properties"]["Tags"] == ["IsProd", [1], []]
+    text = cfn_yaml.load(body, text=True)
+    assert text["Parameters"]["Flag"]["Default"] == "true"
+    assert text["Resources"]["Bucket"]["Properties"]["Tags"] == ["IsProd", ["1"], []]
