@@ -236,7 +236,10 @@ def _cluster_admin_entry(stack: StackTemplate, logical_id: str, principal) -> Ac
         Type="STANDARD",
         AccessPolicies=[
             AccessPolicy(
-                PolicyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                PolicyArn=Sub(
+                    "arn:${AWS::Partition}:eks::aws:cluster-access-policy/"
+                    "AmazonEKSClusterAdminPolicy"
+                ),
                 AccessScope=AccessScope(Type="cluster"),
             )
         ],
