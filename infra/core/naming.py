@@ -56,7 +56,9 @@ class Outputs:
     REPOSITORY_ARN = "RepositoryArn"
 
     # ci
-    DEPLOY_ROLE_ARN = "DeployRoleArn"
+    DEPLOY_ROLE_ARN = "DeployRoleArn"  # the deploy job's role (GitHub environment only)
+    EXECUTION_ROLE_ARN = "ExecutionRoleArn"  # CloudFormation's role: RoleARN of env stacks
+    IMAGE_ROLE_ARN = "ImageRoleArn"  # the image job's role (push to ECR, default branch)
 
 
 # Kubernetes names (the manifests in k8s/ use the same ones).
@@ -90,6 +92,17 @@ def boundary_policy_name(project: str) -> str:
     permissions boundary of every role the environment stacks create. A fixed name, so the
     env stacks can build its ARN from the account ID without a cross-stack parameter."""
     return f"{project}-workload-boundary"
+
+
+# The gif-ci stack's roles (all `gif-ci-*`: the env stacks' roles are `gif-<env>-*`).
+DEPLOY_ROLE = "ci-deploy"  # GitHub's deploy job: change sets, PassRole of the execution role
+EXECUTION_ROLE = "ci-cloudformation"  # CloudFormation provisions the env stacks with it
+IMAGE_ROLE = "ci-image"  # GitHub's image job: push to the ECR repository, nothing else
+
+
+def ci_role_name(project: str, role: str) -> str:
+    """`gif-ci-deploy`, `gif-ci-cloudformation`, `gif-ci-image` (role is one of the above)."""
+    return role_name(project, None, role)
 
 
 def role_name(project: str, env: str | None, purpose: str) -> str:

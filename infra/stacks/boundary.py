@@ -12,7 +12,7 @@ The ceiling is the union of what the env stacks' roles need, and nothing else:
 - RDS Enhanced Monitoring role (database.py): AmazonRDSEnhancedMonitoringRole;
 - flow-log role (network.py): write to the project's log groups;
 - pod roles (workload.py): rds-db:connect as the app's database user, read an RDS-managed
-  master secret, decrypt with the project's keys.
+  master secret (the migrate roles only), decrypt with the project's keys.
 The AWS managed policies' actions are copied here one by one: an action AWS adds to one of them
 later takes effect only once it is added here too (tests/infra/stacks/test_boundary.py
 compares this document with moto's copy of those policies).
@@ -136,6 +136,9 @@ EKS_NODE_ACTIONS = (
     "eks:DescribeCluster",
 )
 
+# The purpose part of the migration Job's role name (workload.py): gif-<env>-migrate.
+MIGRATE_ROLE = "migrate"
+
 # Every policy edit there is; denied on the boundary itself.
 POLICY_EDIT_ACTIONS = (
     "iam:CreatePolicyVersion",
@@ -184,33 +187,34 @@ def document(settings: Settings) -> PolicyDocument:
                 Action=_actions(EKS_NODE_ACTIONS),
                 Resource=["*"],
             ),
-            # The flow-log role writes the VPC flow logs (/gif/<env>/vpc-flow-logs).
+            # The flow-log role writes the VPC flow logs (/gif/<env>/vpc-flow-logs): streams
+            # are their own resource type in IAM's catalogue (log-group:NAME:log-stream:NAME).
             Statement(
                 Sid="WriteProjectLogGroups",
                 Effect=Allow,
                 Action=_actions(
                     ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
                 ),
-                Resource=[_any_region("logs", f"log-group:/{project}/*")],
+                Resource=[
+                    _any_region("logs", f"log-group:/{project}/*"),
+                    _any_region("logs", f"log-group:/{project}/*:log-stream:*"),
+                ],
             ),
             # AmazonRDSEnhancedMonitoringRole: RDS publishes OS metrics to RDSOSMetrics.
             Statement(
                 Sid="RdsEnhancedMonitoringLogGroups",
                 Effect=Allow,
-                Action=_actions(["logs:CreateLogGroup", "logs:PutRetentionPolicy"]),
+                # DescribeLogStreams acts on the group (IAM's catalogue: log-group); AWS's
+                # policy grants it on the streams' ARN form, which this "RDS*" covers.
+                Action=_actions(
+                    ["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:PutRetentionPolicy"]
+                ),
                 Resource=[_any_region("logs", "log-group:RDS*")],
             ),
             Statement(
                 Sid="RdsEnhancedMonitoringLogStreams",
                 Effect=Allow,
-                Action=_actions(
-                    [
-                        "logs:CreateLogStream",
-                        "logs:DescribeLogStreams",
-                        "logs:GetLogEvents",
-                        "logs:PutLogEvents",
-                    ]
-                ),
+                Action=_actions(["logs:CreateLogStream", "logs:GetLogEvents", "logs:PutLogEvents"]),
                 Resource=[_any_region("logs", "log-group:RDS*:log-stream:*")],
             ),
             # The cluster's secrets key; the migration Job decrypts the master secret. Only
@@ -231,12 +235,17 @@ def document(settings: Settings) -> PolicyDocument:
                 Action=_actions(["rds-db:connect"]),
                 Resource=[_any_region("rds-db", f"dbuser:*/{user}") for user in _app_users()],
             ),
-            # The migration Job reads the RDS-managed master secret (named rds!...).
+            # The migration Job reads the RDS-managed master secret (named rds!...), and only
+            # the migrate roles may: a boundary is evaluated with the caller's identity, so
+            # aws:PrincipalArn (the role's ARN for its sessions) keeps every other role under
+            # the boundary (the app's, a node's, any role a template may add) from the master
+            # password, whatever its own policies say.
             Statement(
-                Sid="ReadRdsManagedSecrets",
+                Sid="OnlyMigrateRolesReadRdsManagedSecrets",
                 Effect=Allow,
                 Action=_actions(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]),
                 Resource=[_any_region("secretsmanager", "secret:rds!*")],
+                Condition=Condition(StringEquals("aws:PrincipalArn", _migrate_roles(project))),
             ),
             Statement(
                 Sid="NeverEditThisBoundary",
@@ -267,6 +276,16 @@ def _actions(names) -> list[Action]:
 
 def _any_region(service: str, resource: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:*:${{AWS::AccountId}}:{resource}")
+
+
+def _migrate_roles(project: str) -> list[Sub]:
+    """The migration Job's role of every environment (gif-<env>-migrate)."""
+    return [
+        Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}")
+        for name in sorted(
+            {naming.role_name(project, env, MIGRATE_ROLE) for env in params.environments()}
+        )
+    ]
 
 
 def _app_users() -> list[str]:

@@ -218,7 +218,7 @@ def _add_deployer_access(stack: StackTemplate) -> None:
     `invoke deploy` creates the namespace and applies cluster-wide objects, so namespace
     scope would not do. The CI role's entry is fixed, so a deploy from a workstation never
     locks CI out (and CI's next deploy only drops the workstation's entry)."""
-    ci_role = naming.role_name(stack.settings.project, None, "ci-deploy")
+    ci_role = naming.ci_role_name(stack.settings.project, naming.DEPLOY_ROLE)
     ci_role_arn = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{ci_role}")
     stack.template.add_condition(
         DEPLOYER_IS_NOT_CI, Not(Equals(Ref(naming.DEPLOYER_PRINCIPAL_ARN), ci_role_arn))
@@ -237,7 +237,10 @@ def _cluster_admin_entry(stack: StackTemplate, logical_id: str, principal) -> Ac
         Type="STANDARD",
         AccessPolicies=[
             AccessPolicy(
-                PolicyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                PolicyArn=Sub(
+                    "arn:${AWS::Partition}:eks::aws:cluster-access-policy/"
+                    "AmazonEKSClusterAdminPolicy"
+                ),
                 AccessScope=AccessScope(Type="cluster"),
             )
         ],

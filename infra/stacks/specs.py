@@ -108,7 +108,11 @@ SPECS: dict[str, StackSpec] = {
         StackSpec(
             naming.CI,
             needs=(),
-            produces=(Outputs.DEPLOY_ROLE_ARN,),
+            produces=(
+                Outputs.DEPLOY_ROLE_ARN,
+                Outputs.EXECUTION_ROLE_ARN,
+                Outputs.IMAGE_ROLE_ARN,
+            ),
             timeout_minutes=10,
             shared=True,
         ),

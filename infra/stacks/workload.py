@@ -16,6 +16,7 @@ from troposphere.iam import Policy
 from infra.core import naming
 from infra.core.naming import Outputs
 from infra.settings.params import Settings
+from infra.stacks import boundary
 from infra.stacks.common import StackTemplate, add_role, arn
 
 CLUSTER_GROUP = "Cluster (from the cluster stack)"
@@ -137,7 +138,7 @@ def _add_migrate_role(stack: StackTemplate) -> None:
     _role(
         stack,
         "MigrateRole",
-        "migrate",
+        boundary.MIGRATE_ROLE,  # the boundary lets only this role read the master secret
         naming.MIGRATE_SERVICE_ACCOUNT,
         "The migration Job: reads the database's master secret, nothing else.",
         Policy(

@@ -1,5 +1,6 @@
-"""The ci stack's deploy role (assumed by .github/workflows/deploy.yml through GitHub OIDC)
-trusts only this repository's master branch and its `production` environment.
+"""The ci stack's GitHub roles (assumed by .github/workflows/deploy.yml through GitHub OIDC):
+the deploy role trusts only this repository's `production` environment (job `deploy`), the
+image role only its master branch (job `image`).
 
 Checked on the committed template (templates/shared/ci.yaml, what `invoke bootstrap` deploys)
 and on infra.stacks.ci.build with another repository (the trust follows the settings), by
@@ -39,9 +40,9 @@ def _built(repository: str, **ci_settings) -> dict:
     return ci.build(settings).to_dict()
 
 
-def _deploy_role(template: dict) -> tuple[str, dict]:
-    """The role the DeployRoleArn output names."""
-    output = template["Outputs"][naming.Outputs.DEPLOY_ROLE_ARN]["Value"]
+def _deploy_role(template: dict, output_key=naming.Outputs.DEPLOY_ROLE_ARN) -> tuple[str, dict]:
+    """The role the DeployRoleArn (or another) output names."""
+    output = template["Outputs"][output_key]["Value"]
     target = output["Fn::GetAtt"]  # ["Role", "Arn"], or "Role.Arn" in short form
     logical_id = target[0] if isinstance(target, list) else target.split(".")[0]
     role = template["Resources"][logical_id]
@@ -123,7 +124,18 @@ def _check_github_provider(federated, template: dict) -> None:
 
 
 def _check_trust(template: dict, repository: str) -> None:
-    _, role = _deploy_role(template)
+    parameters = template.get("Parameters", {})
+    master = f"repo:{repository}:ref:refs/heads/master"
+    production = f"repo:{repository}:environment:production"
+    for output_key, admitted, other in (
+        (naming.Outputs.DEPLOY_ROLE_ARN, production, master),  # job `deploy`
+        (naming.Outputs.IMAGE_ROLE_ARN, master, production),  # job `image`
+    ):
+        _, role = _deploy_role(template, output_key)
+        _check_one_subject(role, template, repository, admitted, other, parameters)
+
+
+def _check_one_subject(role, template, repository, admitted, other, parameters) -> None:
     statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     # Only GitHub's OIDC provider may assume the role, only with web identity.
     for statement in statements:
@@ -135,13 +147,10 @@ def _check_trust(template: dict, repository: str) -> None:
         keys = {key for expected in statement.get("Condition", {}).values() for key in expected}
         assert {f"{ISSUER}:aud", f"{ISSUER}:sub"} <= keys
 
-    parameters = template.get("Parameters", {})
-    master = f"repo:{repository}:ref:refs/heads/master"
-    production = f"repo:{repository}:environment:production"
-    assert _admits(role, master, parameters=parameters)  # job `image`
-    assert _admits(role, production, parameters=parameters)  # job `deploy`
+    assert _admits(role, admitted, parameters=parameters)
     owner, name = repository.split("/")
     for refused in (
+        other,
         f"repo:{repository}:ref:refs/heads/feature",
         f"repo:{repository}:ref:refs/heads/master-old",
         f"repo:{repository}:ref:refs/tags/v1",
@@ -153,7 +162,7 @@ def _check_trust(template: dict, repository: str) -> None:
         "repo:someone/else:ref:refs/heads/master",
     ):
         assert not _admits(role, refused, parameters=parameters), refused
-    assert not _admits(role, master, aud="https://github.com/" + owner, parameters=parameters)
+    assert not _admits(role, admitted, aud="https://github.com/" + owner, parameters=parameters)
 
 
 def test_committed_ci_template_trusts_only_master_and_production():

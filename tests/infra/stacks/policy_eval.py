@@ -3,7 +3,7 @@
 
 Covers what gifstack's documents use: Action/Resource lists with `*`/`?` wildcards, `Fn::Sub`
 strings with the pseudo parameters, and the condition operators StringEquals, StringNotEquals,
-StringLike and ArnLike (IAM semantics: a missing key fails the positive operators and passes
+StringLike, ArnLike and Null (IAM semantics: a missing key fails the positive operators and passes
 StringNotEquals). Anything else fails the test instead of being guessed at.
 """
 
@@ -56,6 +56,8 @@ def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
                 ok = not present or value not in wanted
             elif operator in ("StringLike", "ArnLike"):
                 ok = present and any(_like(w, value) for w in wanted)
+            elif operator == "Null":  # "true": the key must be absent
+                ok = (not present) == (wanted == ["true"])
             else:
                 pytest.fail(f"condition operator the evaluator can't judge: {operator}")
             if not ok:
@@ -83,3 +85,23 @@ def decide(document: dict, action: str, resource: str, context: dict | None = No
 
 def allows(document: dict, action: str, resource: str, context: dict | None = None) -> bool:
     return decide(document, action, resource, context) == "Allow"
+
+
+def decide_all(documents: list[dict], action: str, resource: str, context=None) -> str:
+    """One principal's policies together (explicit Deny in any wins, then any Allow)."""
+    return decide(
+        {"Statement": [s for d in documents for s in _list(d["Statement"])]},
+        action,
+        resource,
+        context,
+    )
+
+
+def allows_within(
+    documents: list[dict], boundary: dict | None, action: str, resource: str, context=None
+) -> bool:
+    """IAM's rule for a role with a permissions boundary: its own policies and the boundary
+    must both allow, and neither may deny."""
+    if decide_all(documents, action, resource, context) != "Allow":
+        return False
+    return boundary is None or decide(boundary, action, resource, context) == "Allow"

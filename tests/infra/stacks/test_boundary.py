@@ -175,11 +175,35 @@ def test_under_the_boundary_each_role_can_do_all_its_own_policies_say(env):
                 for action in as_list(statement["Action"]):
                     for resource in as_list(statement["Resource"]):
                         request = _concrete(resource, template)
-                        assert allows(document, action, request, _context(statement)), (
+                        context = {**_context(statement), "aws:PrincipalArn": _arn(role)}
+                        assert allows(document, action, request, context), (
                             f"{stack} {logical_id}: {action} on {request} is cut by the boundary"
                         )
                         checked += 1
     assert checked >= 10
+
+
+def _arn(role: dict) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/{role['Properties']['RoleName']}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_the_migrate_role_can_read_the_master_secret(env):
+    """Issue 13 defect 6: the boundary let every role under it read RDS master secrets. Now the
+    boundary itself admits only the migrate roles, whatever a role's own policies say (a role
+    that grants itself secretsmanager:* is still refused)."""
+    document = the_boundary()
+    secret = EXAMPLE_INPUTS["DatabaseMasterSecretArn"]
+    readers = []
+    for stack, logical_id, role, _ in env_roles(env):
+        context = {"aws:PrincipalArn": _arn(role), **TAGGED}
+        if allows(document, "secretsmanager:GetSecretValue", secret, context):
+            readers.append((stack, logical_id))
+    assert readers == [("workload", "MigrateRole")]
+    # Any other role of the project, e.g. one a template adds under the boundary:
+    other = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/gif-{env}-reader"}
+    assert not allows(document, "secretsmanager:GetSecretValue", secret, other)
+    assert not allows(document, "secretsmanager:GetSecretValue", secret, {})
 
 
 @pytest.mark.parametrize("env", ENVS)

