@@ -11,8 +11,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
+MAX_LINES = 400
 
 LAYERS = {
     "core": 0,
@@ -110,6 +113,12 @@ def test_imports_go_one_way():
 
 def test_no_import_cycle():
     assert cycles(import_graph()) == []
+
+
+@pytest.mark.parametrize("module", sorted(modules()))
+def test_no_module_is_over_400_lines(module):
+    lines = len(modules()[module].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{module} has {lines} lines"
 
 
 def test_the_checks_catch_an_upward_import_and_a_cycle():

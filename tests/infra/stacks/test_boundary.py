@@ -16,7 +16,7 @@ import pytest
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from infra.core import naming
-from infra.stacks import boundary, ci, cluster, database, network, workload
+from infra.stacks import boundary, ci, ci_permissions, cluster, database, network, workload
 from tests.infra.stacks.helpers import ENVS, as_list, body, of_type, settings, statements
 from tests.infra.stacks.policy_eval import ACCOUNT, REGION, allows, decide, resolve
 
@@ -107,7 +107,9 @@ def _concrete_managed(resource: str) -> str:
 def test_the_boundary_lets_the_aws_managed_policies_do_all_they_grant():
     policies = json.loads(aws_managed_policies_data)
     attached = _attached_managed_policies()
-    assert attached == set(ci.ATTACHABLE_POLICIES)  # the deploy role may attach exactly these
+    assert attached == set(
+        ci_permissions.ATTACHABLE_POLICIES
+    )  # the deploy role may attach exactly these
     document = the_boundary()
     for name in sorted(attached):
         aws_document = policies[name.rsplit("/", 1)[-1]]["Document"]
@@ -125,7 +127,7 @@ def test_the_boundary_grants_on_star_only_what_aws_managed_policies_grant_on_sta
     policies = json.loads(aws_managed_policies_data)
     aws_star = {
         (action, json.dumps(statement.get("Condition", {}), sort_keys=True))
-        for name in ci.ATTACHABLE_POLICIES
+        for name in ci_permissions.ATTACHABLE_POLICIES
         for statement in statements(policies[name.rsplit("/", 1)[-1]]["Document"])
         if "*" in as_list(statement["Resource"])
         for action in as_list(statement["Action"])

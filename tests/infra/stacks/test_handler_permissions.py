@@ -15,7 +15,7 @@ import pytest
 
 from infra.core import naming
 from infra.settings.params import environments
-from infra.stacks import ci, specs, synth
+from infra.stacks import ci, ci_permissions, specs, synth
 from tests.infra.stacks import iam_catalogue as catalogue
 from tests.infra.stacks.helpers import body, settings
 from tests.infra.stacks.policy_eval import ACCOUNT, REGION, allows_within
@@ -226,7 +226,7 @@ NAMES = {
     },
 }
 # The create call of each EC2 type (ec2:CreateTags on creation carries ec2:CreateAction).
-EC2_CREATE_ACTION = {kind: f"ec2:{action}" for action, kind in ci.EC2_CREATES.items()}
+EC2_CREATE_ACTION = {kind: f"ec2:{action}" for action, kind in ci_permissions.EC2_CREATES.items()}
 
 
 def env_templates() -> dict[tuple[str, str], dict]:
@@ -255,7 +255,7 @@ def _context(kind: str, phase: str, action: str, resource: tuple[str, str]) -> d
     rtype = resource[1]
     context = {
         "iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/gif-workload-boundary",
-        "iam:PolicyARN": f"arn:aws:iam::aws:policy/{ci.ATTACHABLE_POLICIES[0]}",
+        "iam:PolicyARN": f"arn:aws:iam::aws:policy/{ci_permissions.ATTACHABLE_POLICIES[0]}",
     }
     if kind in SERVICE_LINKED_ROLES:
         context["iam:AWSServiceName"] = SERVICE_LINKED_ROLES[kind]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from infra.core import naming
-from infra.stacks import ci, specs, synth
+from infra.stacks import ci_permissions, specs, synth
 from tests.infra.stacks import iam_catalogue as catalogue
 from tests.infra.stacks.helpers import ENVS, as_list, body, settings, statements
 
@@ -184,7 +184,7 @@ def test_ci_ec2_and_rds_writes_are_conditioned_on_the_project_tag():
 def test_creates_are_conditioned_on_the_request_tag():
     """Each call that creates a tagged EC2/RDS resource is allowed on that resource only with
     aws:RequestTag/project (the resource has no tags to check before it exists)."""
-    creates = {f"ec2:{a}": k for a, k in ci.EC2_CREATES.items()} | {
+    creates = {f"ec2:{a}": k for a, k in ci_permissions.EC2_CREATES.items()} | {
         "rds:CreateDBInstance": "db",
         "rds:CreateDBSubnetGroup": "subgrp",
         "rds:CreateDBParameterGroup": "pg",
