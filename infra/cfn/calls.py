@@ -11,7 +11,7 @@ from rich.markup import escape
 from infra.aws.errors import AWS_ERRORS, translate
 from infra.cfn.events import EventStream, StackEvent, output_lock, root_cause_first
 from infra.cfn.statuses import DELETE_BAD, DELETE_OK
-from infra.cfn.types import DeployOptions, StackRequest
+from infra.cfn.types import DeployOptions, StackRequest, role_argument
 from infra.cfn.waiting import Clock, wait_for
 from infra.core import naming
 from infra.core.errors import OperationFailed
@@ -79,11 +79,18 @@ class StackCalls:
         return dict(latest)
 
     def delete(
-        self, stack: dict, timeout_minutes: int, started: float, stream: EventStream | None = None
+        self,
+        stack: dict,
+        timeout_minutes: int,
+        started: float,
+        stream: EventStream | None = None,
+        role_arn: str | None = None,
     ) -> None:
         name = stack["StackName"]
         stream = stream or self.stream(stack["StackId"], name, started)
-        self.api("deleting", name, "delete_stack", StackName=stack["StackId"])
+        self.api(
+            "deleting", name, "delete_stack", StackName=stack["StackId"], **role_argument(role_arn)
+        )
         final = self.wait(
             stream,
             stack["StackId"],

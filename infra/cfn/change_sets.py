@@ -23,7 +23,7 @@ from infra.cfn.statuses import (
     UPDATE_BAD,
     UPDATE_OK,
 )
-from infra.cfn.types import DeployOptions, StackRequest
+from infra.cfn.types import DeployOptions, StackRequest, role_argument
 from infra.cfn.waiting import wait_for
 from infra.core.cfn_limits import TEMPLATE_BODY_LIMIT
 from infra.core.errors import BadInput, OperationFailed
@@ -38,6 +38,7 @@ class _ChangeSet:
     stack_id: str
     kind: str  # CREATE | UPDATE
     changes: list[Change]
+    role_arn: str | None = None  # the role CloudFormation acts as (also to delete the stack)
 
 
 class ChangeSets:
@@ -74,8 +75,9 @@ class ChangeSets:
             Capabilities=list(request.capabilities),
             Description=f"gifstack deploy of {request.key}",
             **self._template_argument(request),
+            **role_argument(request.role_arn),
         )
-        change_set = _ChangeSet(created["Id"], created["StackId"], kind, [])
+        change_set = _ChangeSet(created["Id"], created["StackId"], kind, [], request.role_arn)
         latest: dict = {}
 
         def fetch() -> str:
@@ -151,6 +153,7 @@ class ChangeSets:
                     name,
                     "delete_stack",
                     StackName=change_set.stack_id,
+                    **role_argument(change_set.role_arn),
                 )
         except OperationFailed as exc:
             if not quietly:

@@ -173,8 +173,14 @@ class StackEngine:
             outputs=outputs_of(stack),
         )
 
-    def destroy(self, name: str, timeout_minutes: int = _DEFAULT_TIMEOUT_MINUTES) -> StackResult:
-        """Delete the stack and wait; termination protection stops it with a clear message."""
+    def destroy(
+        self,
+        name: str,
+        timeout_minutes: int = _DEFAULT_TIMEOUT_MINUTES,
+        role_arn: str | None = None,
+    ) -> StackResult:
+        """Delete the stack (as `role_arn` when given) and wait; termination protection stops
+        it with a clear message."""
         started = self._calls.clock.now()
         key = name.rsplit("-", 1)[-1]
         stack = self._settle(name, timeout_minutes, started)
@@ -201,7 +207,7 @@ class StackEngine:
                 "would delete",
             )
         self._calls.say(name, "deleting")
-        self._calls.delete(stack, timeout_minutes, started)
+        self._calls.delete(stack, timeout_minutes, started, role_arn=role_arn)
         return StackResult(key, name, Result.DELETED, {}, self._calls.since(started))
 
     def recover(
@@ -279,7 +285,7 @@ class StackEngine:
             f"is ROLLBACK_COMPLETE (its first create failed{why}). Such a stack can only "
             "be deleted: deleting it and creating it again",
         )
-        self._calls.delete(stack, request.timeout_minutes, started, stream)
+        self._calls.delete(stack, request.timeout_minutes, started, stream, request.role_arn)
 
     def _already_deployed(self, stack: dict, request: StackRequest) -> bool:
         """True when the deployed template body, parameters and tags equal the new ones

@@ -44,6 +44,9 @@ class StackRequest:
     stack_policy: dict | None = None  # database stack: deny Replace/Delete of the DB
     timeout_minutes: int = 30
     env: str = ""  # only for messages (`invoke recover --env ENV`); else the env tag
+    # The role CloudFormation provisions with (RoleARN): the gif-ci stack's execution role
+    # for env stacks; None for the account-wide stacks, which the bootstrap's admin deploys.
+    role_arn: str | None = None
 
 
 def _stdin_is_terminal() -> bool:
@@ -84,6 +87,13 @@ class StackStatus:
     outputs: dict[str, str]
 
 
+def role_argument(role_arn: str | None) -> dict[str, str]:
+    """RoleARN for CreateChangeSet and DeleteStack: CloudFormation then acts as that role for
+    every resource operation, and the caller needs only iam:PassRole of it (botocore's
+    CloudFormation model, CreateChangeSet/DeleteStack `RoleARN`)."""
+    return {"RoleARN": role_arn} if role_arn else {}
+
+
 def outputs_of(stack: dict) -> dict[str, str]:
     """A DescribeStacks stack's outputs (OutputKey -> OutputValue)."""
     return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
@@ -98,6 +108,8 @@ class Engine(Protocol):
 
     def status(self, name: str) -> StackStatus | None: ...
 
-    def destroy(self, name: str, timeout_minutes: int = ...) -> StackResult: ...
+    def destroy(
+        self, name: str, timeout_minutes: int = ..., role_arn: str | None = None
+    ) -> StackResult: ...
 
     def recover(self, name: str, skip: list[str], timeout_minutes: int = ...) -> StackResult: ...

@@ -14,7 +14,7 @@ from rich.console import Console
 from infra.aws.call_count import CallCounter
 from infra.cfn.types import StackResult
 from infra.core import naming
-from infra.core.errors import BadInput, GifstackError
+from infra.core.errors import GifstackError
 from infra.orchestration import image, stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.orchestration.targets import workload_outputs
@@ -62,14 +62,15 @@ def run(
 
     templates = frame.render()
     keys = [key for key in selected if key not in skipped]
-    if keys and target.needs_bootstrap:
-        _require_bootstrap(frame)
+    # Every env stack's roles need gif-ci's permissions boundary, and CloudFormation
+    # provisions them as gif-ci's execution role: checked before any stack is touched.
+    role_arn = frame.execution_role_arn(dry_run=dry_run) if keys else None
     stack_run.print_plan(frame, identity, keys, skipped, tag=tag, app_step=app_step)
 
     outputs = stack_run.upstream_outputs(frame, keys)
     report = DeployReport(results=[], calls=frame.calls)
     report.results = stack_run.deploy_stacks(
-        frame, keys, templates, outputs, identity, skipped=skipped
+        frame, keys, templates, outputs, identity, skipped=skipped, role_arn=role_arn
     )
     report.results += [stack_run.skipped_result(frame, key, why) for key, why in skipped.items()]
     order = graph.run_order(specs.ENV_STACKS)
@@ -107,22 +108,3 @@ def run(
     if app_error is not None:
         raise app_error
     return report
-
-
-def _require_bootstrap(frame: Frame) -> None:
-    """Every IAM role of the env stacks has the permissions boundary that the account-wide
-    gif-ci stack holds; without it CloudFormation would fail on the first role, midway."""
-    settings = frame.settings
-    ci = frame.stack_name(naming.CI)
-    if frame.engine().status(ci) is not None:
-        return
-    boundary = naming.boundary_policy_name(settings.project)
-    message = (
-        f"the account-wide stack {ci} does not exist in region {settings.region} of this "
-        f"account; it holds the permissions boundary {boundary} that every role of the env "
-        f"stacks needs. Run `invoke bootstrap --env {settings.env}` once (with admin rights), "
-        "then deploy again."
-    )
-    if not frame.options.dry_run:
-        raise BadInput(message)
-    stack_run.warn(frame, message)

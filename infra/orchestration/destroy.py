@@ -53,8 +53,10 @@ def run(
         )
     order = graph.reverse_dependencies(keys)
 
+    role_arn = frame.execution_role_arn() if keys else None
+
     def destroy_one(key: str) -> StackResult:
-        return frame.engine().destroy(frame.stack_name(key))
+        return frame.engine().destroy(frame.stack_name(key), role_arn=role_arn)
 
     frame.target.before_destroy()
     outcome = graph.run(keys, destroy_one, depends_on=order)

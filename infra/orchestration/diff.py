@@ -25,6 +25,7 @@ def run(
     templates = frame.render()
     keys = [key for key in selected if key not in skipped]
     outputs = stack_run.upstream_outputs(frame, keys)
+    role_arn = frame.execution_role_arn() if keys else None
     counts: dict[str, int | None] = {}
     for key in keys:
         name = frame.stack_name(key)
@@ -35,6 +36,7 @@ def run(
                 templates[key],
                 outputs,
                 deployer_principal_arn=identity.principal_arn,
+                role_arn=role_arn,
             )
         except wiring.MissingInput:
             frame.console.print(f"{name}: would be created after the stacks it needs exist")

@@ -14,10 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from infra.aws.session import Aws, Identity
 from infra.cfn.engine import StackEngine
 from infra.cfn.types import DeployOptions, Engine
+from infra.core import naming
+from infra.core.errors import BadInput
 from infra.orchestration import summary
 from infra.orchestration.targets import WorkloadTarget, target_for
 from infra.settings import params
@@ -114,6 +117,40 @@ class Frame:
         """A deployed stack's outputs; None when the stack doesn't exist."""
         found = self.engine().status(self.stack_name(key))
         return None if found is None else dict(found.outputs)
+
+    def execution_role_arn(self, *, dry_run: bool = False) -> str | None:
+        """The role CloudFormation provisions the env stacks with: the gif-ci stack's
+        ExecutionRoleArn (None where the target needs no bootstrap: the local emulator).
+        Missing gif-ci, or a gif-ci from before the role, is BadInput naming the bootstrap;
+        in a dry run a warning, and None."""
+        if not self.target.needs_bootstrap:
+            return None
+        settings = self.settings
+        ci = self.stack_name(naming.CI)
+        found = self.existing_outputs(naming.CI)
+        role = (found or {}).get(naming.Outputs.EXECUTION_ROLE_ARN)
+        if role:
+            return role
+        boundary = naming.boundary_policy_name(settings.project)
+        if found is None:
+            what = (
+                f"the account-wide stack {ci} does not exist in region {settings.region} of "
+                f"this account; it holds the permissions boundary {boundary} that every role of "
+                "the env stacks needs, and the role CloudFormation deploys them with."
+            )
+        else:
+            what = (
+                f"the account-wide stack {ci} has no {naming.Outputs.EXECUTION_ROLE_ARN} "
+                "output: it was deployed before CloudFormation got its own execution role."
+            )
+        message = (
+            f"{what} Run `invoke bootstrap --env {settings.env}` (with admin rights), then "
+            "run this command again."
+        )
+        if not dry_run:
+            raise BadInput(message)
+        self.console.print(Text(f"warning: {message}", style="yellow"))
+        return None
 
     def render(self) -> dict[str, str]:
         """Stack key -> template body, for every stack this environment deploys."""

@@ -41,6 +41,7 @@ def deploy_stacks(
     identity: Identity,
     *,
     skipped: Mapping[str, str] | None = None,
+    role_arn: str | None = None,
 ) -> list[StackResult]:
     """Run the graph: each stack gets its wired request; outputs flow on as they arrive.
     On a terminal a live board shows each stack's state meanwhile
@@ -60,6 +61,7 @@ def deploy_stacks(
                 templates[key],
                 known,
                 deployer_principal_arn=identity.principal_arn,
+                role_arn=role_arn,
             )
         except wiring.MissingInput as exc:
             if not frame.options.dry_run:

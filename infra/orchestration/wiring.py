@@ -105,6 +105,7 @@ def build_request(
     outputs: Mapping[str, Mapping[str, str]],
     *,
     deployer_principal_arn: str,
+    role_arn: str | None = None,
 ) -> StackRequest:
     """The request for one stack; `outputs` maps stack key -> that stack's outputs."""
     spec = specs.SPECS[key]
@@ -140,4 +141,5 @@ def build_request(
         stack_policy=stack_policy(template, spec.protected_types),
         timeout_minutes=settings.deploy.stack_timeout_minutes.get(key, spec.timeout_minutes),
         env=settings.env,
+        role_arn=None if spec.shared else role_arn,
     )

@@ -118,10 +118,12 @@ def test_aws_access_is_oidc_with_the_role_from_a_repository_variable(path):
     text = path.read_text()
     assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text
     assert "secrets." not in text
-    for job in load(path)["jobs"].values():
+    # Each job its own role: the image job pushes (ImageRoleArn), the deploy job deploys.
+    roles = {"image": "AWS_IMAGE_ROLE_ARN", "deploy": "AWS_DEPLOY_ROLE_ARN"}
+    for name, job in load(path)["jobs"].items():
         for step in steps(job):
             if step.get("uses", "").startswith(AWS_CREDENTIALS):
-                assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+                assert step["with"]["role-to-assume"] == f"${{{{ vars.{roles[name]} }}}}"
                 allowed = {
                     "role-to-assume",
                     "role-session-name",

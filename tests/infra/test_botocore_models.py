@@ -227,6 +227,16 @@ def _keywords(
     return frozenset(names)
 
 
+def _imported_from(tree: ast.AST, name: str | None) -> ast.AST | None:
+    """The parsed infra module a function `name` is imported from (`from infra.x import name`)."""
+    for node in ast.walk(tree):
+        is_infra = isinstance(node, ast.ImportFrom) and (node.module or "").startswith("infra.")
+        if is_infra and any(a.name == name and a.asname is None for a in node.names):
+            path = ROOT.joinpath(*node.module.split(".")).with_suffix(".py")
+            return ast.parse(path.read_text()) if path.is_file() else None
+    return None
+
+
 def _dict_keys(value: ast.expr, tree: ast.AST, parents: dict, call: ast.Call) -> set[str] | None:
     """Keys of a `**value`: a dict literal; a name or self attribute assigned dict literals
     (plus `x["Key"] = ...`) in the enclosing function, or for self.x anywhere in the file;
@@ -234,12 +244,16 @@ def _dict_keys(value: ast.expr, tree: ast.AST, parents: dict, call: ast.Call) ->
     if isinstance(value, ast.Dict):
         keys = [_literal(key) if key is not None else None for key in value.keys]
         return None if None in keys else set(keys)
+    if isinstance(value, ast.IfExp):
+        branches = (value.body, value.orelse)
+        return _union([_dict_keys(branch, tree, parents, call) for branch in branches])
     if isinstance(value, ast.Call):
         name = value.func.attr if isinstance(value.func, ast.Attribute) else None
         name = name or (value.func.id if isinstance(value.func, ast.Name) else None)
+        home = _imported_from(tree, name) or tree
         defs = [
             node
-            for node in ast.walk(tree)
+            for node in ast.walk(home)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
         ]
         returns = [

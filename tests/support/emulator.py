@@ -59,9 +59,9 @@ def reached_through_env(emulator: Emulator, monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
-# Only the part of gif-ci that the env stacks depend on (the permissions boundary); the
-# full stack is tested by bootstrap.
-BOUNDARY_ONLY = """
+# Only the part of gif-ci that the env stacks depend on (the permissions boundary, and the
+# execution role CloudFormation deploys them as); the full stack is tested by bootstrap.
+BOUNDARY_AND_EXECUTION_ROLE = """
 Resources:
   Boundary:
     Type: AWS::IAM::ManagedPolicy
@@ -70,10 +70,25 @@ Resources:
       PolicyDocument:
         Version: "2012-10-17"
         Statement: [{Effect: Allow, Action: "ec2:Describe*", Resource: "*"}]
+  ExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: gif-ci-cloudformation
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: cloudformation.amazonaws.com}
+            Action: "sts:AssumeRole"
+Outputs:
+  ExecutionRoleArn:
+    Value: !GetAtt ExecutionRole.Arn
 """
 
 
 def bootstrapped(emulator: Emulator) -> Emulator:
     """The account after `invoke bootstrap`, as far as env stacks care: a gif-ci stack."""
-    client(emulator, "cloudformation").create_stack(StackName="gif-ci", TemplateBody=BOUNDARY_ONLY)
+    client(emulator, "cloudformation").create_stack(
+        StackName="gif-ci", TemplateBody=BOUNDARY_AND_EXECUTION_ROLE
+    )
     return emulator

@@ -934,3 +934,47 @@ def test_a_rollback_that_fails_again_names_what_to_skip(cfn):
         failed.value.message
     )
     assert "--skip ParameterGroup" in failed.value.message
+
+
+EXECUTION_ROLE = "arn:aws:iam::111122223333:role/gif-ci-cloudformation"
+
+
+def test_with_an_execution_role_every_create_and_delete_names_it(cfn):
+    """CloudFormation provisions as the role (RoleARN on CreateChangeSet and DeleteStack, in
+    botocore's CloudFormation model); the deploy role may call neither without it."""
+    client, stubber = cfn
+    missing(stubber)
+    stubber.add_response(
+        "create_change_set",
+        {"Id": CHANGE_SET_ID, "StackId": NEW_STACK_ID},
+        {
+            "StackName": NAME,
+            "ChangeSetName": ANY,
+            "ChangeSetType": "CREATE",
+            "Parameters": ANY,
+            "Tags": ANY,
+            "Capabilities": ANY,
+            "Description": ANY,
+            "TemplateBody": ANY,
+            "RoleARN": EXECUTION_ROLE,
+        },
+    )
+    reason = "Template format error: Unresolved resource dependencies [Vpc] in the Resources block"
+    stubber.add_response(
+        "describe_change_set", change_set("FAILED", reason=reason, sid=NEW_STACK_ID)
+    )
+    stubber.add_response(
+        "delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NEW_STACK_ID}
+    )
+    stubber.add_response("delete_stack", {}, {"StackName": NEW_STACK_ID, "RoleARN": EXECUTION_ROLE})
+    stubber.add_response("describe_stacks", stacks("UPDATE_COMPLETE"), {"StackName": "gif-x"})
+    stubber.add_response("describe_stack_events", events())
+    stubber.add_response("delete_stack", {}, {"StackName": STACK_ID, "RoleARN": EXECUTION_ROLE})
+    stubber.add_response("describe_stacks", stacks("DELETE_COMPLETE"), {"StackName": STACK_ID})
+    stubber.add_response("describe_stack_events", events())
+
+    engine = stubbed_engine(client)
+    with pytest.raises(OperationFailed):
+        engine.deploy(prod_request(role_arn=EXECUTION_ROLE))
+    assert engine.destroy("gif-x", role_arn=EXECUTION_ROLE).status == "deleted"
+    stubber.assert_no_pending_responses()

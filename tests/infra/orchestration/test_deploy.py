@@ -98,6 +98,9 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
         assert database_parameters[wired] == network_outputs[wired]
     tags = {tag["Key"]: tag["Value"] for tag in database["Tags"]}
     assert tags["project"] == "gif"
+    # CloudFormation provisions as gif-ci's execution role, not with the caller's credentials.
+    role = support.client(aws, "iam").get_role(RoleName="gif-ci-cloudformation")["Role"]["Arn"]
+    assert network["RoleARN"] == database["RoleARN"] == role
     assert tags["environment"] == "dev"
     assert tags["managed-by"] == "gifstack"
     assert tags["git-commit"]
@@ -273,6 +276,9 @@ def test_deploying_a_stack_whose_inputs_do_not_exist_fails_naming_the_fix(aws, c
 # --- a failing branch, with a fake engine ---------------------------------------------------
 
 
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/gif-ci-cloudformation"
+
+
 class FakeEngine:
     """Stands in for infra.cfn.StackEngine: records requests, fails where told."""
 
@@ -298,7 +304,8 @@ class FakeEngine:
             outputs = {naming.Outputs.REPOSITORY_URI: "123456789012.dkr.ecr/gif-service"}
             return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, outputs)
         if name == "gif-ci":
-            return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, {})
+            outputs = {naming.Outputs.EXECUTION_ROLE_ARN: EXECUTION_ROLE}
+            return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, outputs)
         return None
 
 
@@ -464,7 +471,8 @@ class RecordingEngine:
 
     def status(self, name):
         if name == "gif-ci":
-            return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, {})
+            outputs = {naming.Outputs.EXECUTION_ROLE_ARN: EXECUTION_ROLE}
+            return StackStatus(name, "CREATE_COMPLETE", "", "", "NOT_CHECKED", False, outputs)
         return None
 
 
