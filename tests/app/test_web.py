@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 
 import asyncpg
 import pytest
@@ -87,14 +88,32 @@ def test_a_stale_etag_gets_the_image(service):
     assert response.content[:6] == b"GIF89a"
 
 
-@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.5", "01", "1e3", "", "%20", "\u0661"])
+BAD_ID = {"error": "a GIF id is a whole number from 1 to 2147483647, e.g. /gifs/1"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["abc", "0", "-1", "1.5", "01", "1e3", "", "%20", "\u0661", "2147483648", "9" * 20],
+)
 def test_malformed_id_is_400_json(service, raw):
     response = service.get(f"/gifs/{raw}")
     assert response.status_code == 400
-    assert response.json() == {"error": "a GIF id is a positive whole number, e.g. /gifs/1"}
+    assert response.json() == BAD_ID
 
 
-@pytest.mark.parametrize("gif_id", ["999999", "2147483647", "2147483648", "99999999999999999999"])
+@pytest.mark.parametrize("digits", [4301, 10_000])
+def test_an_id_of_thousands_of_digits_is_400_without_an_error_log_line(service, digits):
+    """int() refuses more than 4,300 digits: the length is checked before converting."""
+    response = service.get("/gifs/" + "7" * digits)
+    assert response.status_code == 400
+    assert response.json() == BAD_ID
+    service.wait_until(lambda: '"status":400' in service.output(), timeout_s=3)
+    time.sleep(0.3)  # a log line of the fault, if any, would follow the request line
+    assert not [line for line in service.logs() if line["level"] == "error"]
+    assert "Traceback" not in service.output()
+
+
+@pytest.mark.parametrize("gif_id", ["999999", "2147483647"])
 def test_unknown_id_is_404_json(service, gif_id):
     response = service.get(f"/gifs/{gif_id}")
     assert response.status_code == 404
