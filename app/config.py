@@ -53,6 +53,7 @@ class DatabaseConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    metrics_port: int = 9090
 
 
 def load_log_level(env: Mapping[str, str]) -> str:
@@ -63,17 +64,32 @@ def load_log_level(env: Mapping[str, str]) -> str:
 
 
 def load_server(
-    env: Mapping[str, str], host: str | None = None, port: int | None = None
+    env: Mapping[str, str],
+    host: str | None = None,
+    port: int | None = None,
+    metrics_port: int | None = None,
 ) -> ServerConfig:
-    """HOST/PORT, overridden by --host/--port. Port 0 asks the OS for a free port."""
+    """HOST/PORT/METRICS_PORT, overridden by --host/--port/--metrics-port (0: any free
+    port)."""
     host = host if host is not None else env.get("HOST", "127.0.0.1")
-    if port is None:
-        port = _integer(env, "PORT", 8080, 0, 65535)
-    elif not 0 <= port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535 (got {port})")
+    port = _port(env, "PORT", 8080, "--port", port)
+    metrics_port = _port(env, "METRICS_PORT", 9090, "--metrics-port", metrics_port)
     if not host:
         raise ConfigError("HOST must not be empty (use 0.0.0.0 to listen on all interfaces)")
-    return ServerConfig(host=host, port=port)
+    if port == metrics_port != 0:
+        raise ConfigError(
+            f"METRICS_PORT must differ from PORT (both {port}): /metrics is served only on "
+            "its own port, which the load balancer does not expose"
+        )
+    return ServerConfig(host=host, port=port, metrics_port=metrics_port)
+
+
+def _port(env: Mapping[str, str], name: str, default: int, flag: str, given: int | None) -> int:
+    if given is None:
+        return _integer(env, name, default, 0, 65535)
+    if not 0 <= given <= 65535:
+        raise ConfigError(f"{flag} must be between 0 and 65535 (got {given})")
+    return given
 
 
 def load_database(env: Mapping[str, str]) -> DatabaseConfig:

@@ -98,6 +98,7 @@ def test_unreadable_master_secret_is_exit_1(database_url, moto_server):
         ("migrate", {"DB_SSLMODE": "allow"}, "DB_SSLMODE must be one of"),
         ("seed", {"DATABASE_URL": "http://x"}, "DATABASE_URL must start with postgresql://"),
         ("serve", {"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
+        ("serve", {"PORT": "9100", "METRICS_PORT": "9100"}, "METRICS_PORT must differ"),
     ],
 )
 def test_bad_configuration_is_exit_2_with_one_json_line(command, env, message):

@@ -163,6 +163,19 @@ def test_server_settings():
         load_server({}, port=-1)
 
 
+def test_metrics_port():
+    assert load_server({}).metrics_port == 9090
+    assert load_server({"METRICS_PORT": "9100"}).metrics_port == 9100
+    assert load_server({"METRICS_PORT": "9100"}, metrics_port=0).metrics_port == 0
+    assert load_server({"PORT": "0", "METRICS_PORT": "0"}).metrics_port == 0  # both: any free
+    with pytest.raises(ConfigError, match=r"METRICS_PORT must differ from PORT \(both 8080\)"):
+        load_server({"METRICS_PORT": "8080"})
+    with pytest.raises(ConfigError, match="METRICS_PORT must differ"):
+        load_server({"METRICS_PORT": "9000"}, port=9000)
+    with pytest.raises(ConfigError, match="--metrics-port must be between"):
+        load_server({}, metrics_port=65536)
+
+
 def test_log_level():
     assert load_log_level({}) == "info"
     assert load_log_level({"LOG_LEVEL": "WARNING"}) == "warning"

@@ -8,6 +8,7 @@ import re
 import time
 
 import asyncpg
+import httpx
 import pytest
 
 from app.seed import bundled
@@ -166,7 +167,7 @@ def test_page_embeds_a_gif_without_external_assets(service):
 def test_metrics_count_requests_by_route_and_status(service):
     service.get("/gifs/abc")
     service.get("/healthz")
-    text = service.get("/metrics").text
+    text = service.metrics()
     assert re.search(
         r'^gif_http_requests_total\{route="/gifs/\{id\}",method="GET",status="400"\} [1-9]\d*$',
         text,
@@ -184,10 +185,24 @@ def test_metrics_count_requests_by_route_and_status(service):
     assert re.search(r"^gif_db_pool_max_connections 10$", text, re.M)
 
 
+def test_metrics_only_on_the_metrics_port(service):
+    """The load balancer exposes the main port: /metrics is not there."""
+    response = service.get("/metrics")
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("no such route")
+    assert service.metrics_url.endswith("/metrics")
+    assert service.metrics_url.rsplit(":", 1)[0] == service.url.rsplit(":", 1)[0]  # same host
+    assert service.metrics_url != f"{service.url}/metrics"
+    metrics_root = service.metrics_url.removesuffix("/metrics")
+    for path in ("/gif", "/healthz", "/gifs/1", "/"):  # and nothing else on that port
+        assert httpx.get(f"{metrics_root}{path}", timeout=5).status_code == 404
+    assert "gif_http_requests_total" in service.metrics()
+
+
 def test_unknown_routes_share_one_metrics_label(service):
     service.get("/random-path-1")
     service.get("/random-path-2")
-    text = service.get("/metrics").text
+    text = service.metrics()
     assert "random-path" not in text
     assert 'route="unmatched"' in text
 
