@@ -1,7 +1,8 @@
 """Serve the ASGI app with uvicorn (uvloop + httptools), with a graceful SIGTERM.
 
 One process, two listening sockets: the main port (the load balancer's) and the metrics
-port (GET /metrics only; not exposed).
+port (GET /metrics only; not exposed). Both go through app.protocol, which bounds what one
+client may cost (head size and field count, head deadline, idle time, connections).
 
 On SIGTERM (or Ctrl-C) the server stops accepting, lets in-flight requests finish (up to
 GRACE_S, below Kubernetes' default 30 s grace period), closes the pool and exits 0.
@@ -20,6 +21,7 @@ import uvicorn
 from app.config import DatabaseConfig, ServerConfig
 from app.db import Database
 from app.errors import OperationError
+from app.protocol import protocol_class
 from app.web import GifApp
 
 log = logging.getLogger("app.server")
@@ -67,10 +69,11 @@ def serve(server_config: ServerConfig, database_config: DatabaseConfig) -> None:
     host, port = sock.getsockname()[:2]
     metrics_port = metrics_sock.getsockname()[1]
     app = GifApp(Database(database_config), metrics_port=metrics_port)
+    limits = server_config.limits
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=protocol_class(limits, metrics_port, app.metrics.refused),
         ws="none",
         lifespan="on",
         interface="asgi3",
@@ -79,6 +82,7 @@ def serve(server_config: ServerConfig, database_config: DatabaseConfig) -> None:
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=GRACE_S,
+        timeout_keep_alive=limits.idle_timeout_s,  # type: ignore[arg-type]
         backlog=2048,
     )
     display = f"[{host}]" if ":" in host else host
