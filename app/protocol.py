@@ -16,9 +16,10 @@ only after a response and any received byte cancels it), and `limit_concurrency`
 - **Idle**: a connection with nothing in flight (new, or kept alive after a response) is
   closed after `idle_timeout_s` without a byte; so is one whose client stops reading a
   response (writes stalled that long).
-- **Bodies and pipelining**: no route takes a body; one over `MAX_BODY_BYTES` is 413, and
-  more than `MAX_PIPELINED` requests queued behind the one being answered close the
-  connection (uvicorn parses a whole read at once and would queue every request in it).
+- **Bodies and pipelining**: no route takes a body; one over `MAX_BODY_BYTES` makes the
+  request's answer the last on the connection, and so do more than `MAX_PIPELINED`
+  requests queued behind the one being answered (uvicorn parses a whole read at once and
+  would queue every request in it).
 - **Connections**: at most `max_connections` open to the main port; one more is answered
   503 and closed at once. The metrics port has a small cap of its own
   (`METRICS_MAX_CONNECTIONS`), so a flood on one never locks the other out.
@@ -72,6 +73,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._header_count = 0
         self._body_bytes = 0
+        self._in_body = False  # the head is complete, the message is not: it has a cycle
         self._piece = 0  # length of the piece being parsed
         self._incomplete = False  # bytes received that are not yet a complete request
         self._deadline: asyncio.TimerHandle | None = None
@@ -152,6 +154,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = self._piece  # all of the piece it began in: never an undercount
         self._header_count = 0
         self._body_bytes = 0
+        self._in_body = False
         self._incomplete = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -170,6 +173,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         ):
             raise _Refusal(400, "pipelined", f"more than {MAX_PIPELINED} pipelined requests")
         _Base.on_headers_complete(self)
+        self._in_body = True
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -179,6 +183,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         _Base.on_message_complete(self)
+        self._in_body = False
         self._incomplete = False
         if self._deadline is not None:
             self._deadline.cancel()
@@ -214,13 +219,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
         """Answer `status` and close; count it. With a response in flight, that response is
-        the last: read no more, close after it (requests queued behind it are dropped)."""
+        the last: read no more, close after it (requests queued behind it are dropped).
+        A request that has been answered (its body is what is refused) gets no second one."""
         self.on_refused(reason)
         self._refused = True
         self._cancel_deadline()
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False
             self.flow.pause_reading()
+            return
+        if self._in_body:  # this request was answered already: no second answer
+            self.transport.close()
             return
         self.transport.write(_answer(status, message))
         # Half-close and read on for a moment: closing with unread bytes would reset the
