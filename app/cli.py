@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "serve":
             from app.server import serve  # migrate/seed don't need uvicorn
 
-            serve(config.load_server(env, args.host, args.port), database)
+            serve(config.load_server(env, args.host, args.port, args.metrics_port), database)
         elif args.command == "migrate":
             asyncio.run(_migrate(database))
         elif args.command == "seed":
@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve HTTP (HOST/PORT, default 127.0.0.1:8080)")
     serve.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: $PORT or 8080; 0 = any free)")
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of /metrics, on the same host (default: $METRICS_PORT or 9090; 0 = any free)",
+    )
     commands.add_parser(
         "migrate",
         help="apply pending schema migrations; with DB_MASTER_SECRET_ARN also set up "

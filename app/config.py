@@ -50,9 +50,22 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """What one client may cost the server (enforced by app.protocol)."""
+
+    max_head_bytes: int = 16 * 1024  # request line + header fields
+    max_headers: int = 100
+    head_timeout_s: float = 10.0  # from a request's first byte to its last
+    idle_timeout_s: float = 5.0  # a connection with nothing in flight, or a stalled write
+    max_connections: int = 1000  # open connections to the main port, per process
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    metrics_port: int = 9090
+    limits: HttpLimits = HttpLimits()
 
 
 def load_log_level(env: Mapping[str, str]) -> str:
@@ -63,17 +76,42 @@ def load_log_level(env: Mapping[str, str]) -> str:
 
 
 def load_server(
-    env: Mapping[str, str], host: str | None = None, port: int | None = None
+    env: Mapping[str, str],
+    host: str | None = None,
+    port: int | None = None,
+    metrics_port: int | None = None,
 ) -> ServerConfig:
-    """HOST/PORT, overridden by --host/--port. Port 0 asks the OS for a free port."""
+    """HOST/PORT/METRICS_PORT, overridden by --host/--port/--metrics-port (0: any free
+    port), and the HTTP_* limits."""
     host = host if host is not None else env.get("HOST", "127.0.0.1")
-    if port is None:
-        port = _integer(env, "PORT", 8080, 0, 65535)
-    elif not 0 <= port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535 (got {port})")
+    port = _port(env, "PORT", 8080, "--port", port)
+    metrics_port = _port(env, "METRICS_PORT", 9090, "--metrics-port", metrics_port)
     if not host:
         raise ConfigError("HOST must not be empty (use 0.0.0.0 to listen on all interfaces)")
-    return ServerConfig(host=host, port=port)
+    if port == metrics_port != 0:
+        raise ConfigError(
+            f"METRICS_PORT must differ from PORT (both {port}): /metrics is served only on "
+            "its own port, which the load balancer does not expose"
+        )
+    defaults = HttpLimits()
+    limits = HttpLimits(
+        max_head_bytes=_integer(
+            env, "HTTP_MAX_HEAD_BYTES", defaults.max_head_bytes, 1024, 1024 * 1024
+        ),
+        max_headers=_integer(env, "HTTP_MAX_HEADERS", defaults.max_headers, 8, 1000),
+        head_timeout_s=_number(env, "HTTP_HEAD_TIMEOUT", defaults.head_timeout_s, 0.1, 300),
+        idle_timeout_s=_number(env, "HTTP_IDLE_TIMEOUT", defaults.idle_timeout_s, 0.1, 300),
+        max_connections=_integer(env, "HTTP_MAX_CONNECTIONS", defaults.max_connections, 1, 10_000),
+    )
+    return ServerConfig(host=host, port=port, metrics_port=metrics_port, limits=limits)
+
+
+def _port(env: Mapping[str, str], name: str, default: int, flag: str, given: int | None) -> int:
+    if given is None:
+        return _integer(env, name, default, 0, 65535)
+    if not 0 <= given <= 65535:
+        raise ConfigError(f"{flag} must be between 0 and 65535 (got {given})")
+    return given
 
 
 def load_database(env: Mapping[str, str]) -> DatabaseConfig:

@@ -1,7 +1,8 @@
 """Prometheus metrics in the text exposition format (version 0.0.4), kept in memory.
 
 Small on purpose: request counts and a latency histogram by route, method and status,
-and the pool's connections. `observe` runs once per request, so it is a dict lookup and
+connections and requests refused by the server's limits (app.protocol), and the pool's
+connections. `observe` runs once per request, so it is a dict lookup and
 a bisect.
 """
 
@@ -26,7 +27,12 @@ class _Series:
 class Metrics:
     def __init__(self, pool_stats: Callable[[], tuple[int, int, int]]):
         self._series: dict[tuple[str, str, int], _Series] = {}
+        self._refused: dict[str, int] = {}
         self._pool_stats = pool_stats
+
+    def refused(self, reason: str) -> None:
+        """A connection or request refused by a limit (a fixed set of reasons)."""
+        self._refused[reason] = self._refused.get(reason, 0) + 1
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -62,6 +68,12 @@ class Metrics:
                 )
             lines.append(f"gif_http_request_duration_seconds_sum{{{labels}}} {series.total!r}")
             lines.append(f"gif_http_request_duration_seconds_count{{{labels}}} {series.count}")
+        lines += [
+            "# HELP gif_http_refused_total Connections and requests refused by a limit, by reason.",
+            "# TYPE gif_http_refused_total counter",
+        ]
+        for reason, count in sorted(self._refused.items()):
+            lines.append(f'gif_http_refused_total{{reason="{reason}"}} {count}')
         in_use, idle, maximum = self._pool_stats()
         lines += [
             "# HELP gif_db_pool_connections Database pool connections by state.",

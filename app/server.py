@@ -1,5 +1,9 @@
 """Serve the ASGI app with uvicorn (uvloop + httptools), with a graceful SIGTERM.
 
+One process, two listening sockets: the main port (the load balancer's) and the metrics
+port (GET /metrics only; not exposed). Both go through app.protocol, which bounds what one
+client may cost (head size and field count, head deadline, idle time, connections).
+
 On SIGTERM (or Ctrl-C) the server stops accepting, lets in-flight requests finish (up to
 GRACE_S, below Kubernetes' default 30 s grace period), closes the pool and exits 0.
 """
@@ -17,6 +21,7 @@ import uvicorn
 from app.config import DatabaseConfig, ServerConfig
 from app.db import Database
 from app.errors import OperationError
+from app.protocol import protocol_class
 from app.web import GifApp
 
 log = logging.getLogger("app.server")
@@ -39,31 +44,36 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def listen(config: ServerConfig) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """Bind and listen before serving, so the real port (PORT=0) can be reported."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
-        raise OperationError(
-            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
-        ) from None
+        raise OperationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
 
 
 def serve(server_config: ServerConfig, database_config: DatabaseConfig) -> None:
-    sock = listen(server_config)
+    sock = listen(server_config.host, server_config.port)
+    try:
+        metrics_sock = listen(server_config.host, server_config.metrics_port)
+    except OperationError:
+        sock.close()
+        raise
     host, port = sock.getsockname()[:2]
-    app = GifApp(Database(database_config))
+    metrics_port = metrics_sock.getsockname()[1]
+    app = GifApp(Database(database_config), metrics_port=metrics_port)
+    limits = server_config.limits
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=protocol_class(limits, metrics_port, app.metrics.refused),
         ws="none",
         lifespan="on",
         interface="asgi3",
@@ -72,9 +82,18 @@ def serve(server_config: ServerConfig, database_config: DatabaseConfig) -> None:
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=GRACE_S,
+        timeout_keep_alive=limits.idle_timeout_s,  # type: ignore[arg-type]
         backlog=2048,
     )
     display = f"[{host}]" if ":" in host else host
-    log.info("listening", extra={"fields": {"url": f"http://{display}:{port}"}})
-    _Server(config).run(sockets=[sock])
+    log.info(
+        "listening",
+        extra={
+            "fields": {
+                "url": f"http://{display}:{port}",
+                "metrics_url": f"http://{display}:{metrics_port}/metrics",
+            }
+        },
+    )
+    _Server(config).run(sockets=[sock, metrics_sock])
     log.info("stopped")

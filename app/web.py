@@ -1,7 +1,8 @@
 """The HTTP interface: a plain ASGI app (no framework; five routes don't need one).
 
 Routes: GET /gif (random GIF as JSON; the readiness probe), GET /gifs/{id} (the image),
-GET / (the page), GET /healthz (liveness, never touches the database), GET /metrics.
+GET / (the page), GET /healthz (liveness, never touches the database); GET /metrics only
+on the metrics port (scope["server"] tells the ports apart), which answers nothing else.
 HEAD is answered like GET. Every answer, errors included, is JSON except the page, the
 image and the metrics; a fault never leaves as a traceback.
 """
@@ -24,6 +25,8 @@ Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
 
 MAX_ID = 2**31 - 1  # the id column is a PostgreSQL integer
+_MAX_ID_DIGITS = len(str(MAX_ID))
+_BAD_ID = f"a GIF id is a whole number from 1 to {MAX_ID}, e.g. /gifs/1"
 _JSON = (b"content-type", b"application/json")
 _COMMON = [(b"x-content-type-options", b"nosniff")]
 _NO_STORE = (b"cache-control", b"no-store")
@@ -48,13 +51,16 @@ def _unavailable(reason: str) -> Answer:
 class GifApp:
     """The ASGI application. `database` is opened and closed by the ASGI lifespan."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, metrics_port: int | None = None):
         self.database = database
         self.metrics = metrics.Metrics(database.pool_stats)
+        self.metrics_port = metrics_port  # the port /metrics is served on, and only it
         self._routes: dict[str, tuple[str, Callable[[dict], Awaitable[Answer]]]] = {
             "/gif": ("/gif", self._random_gif),
             "/healthz": ("/healthz", self._healthz),
             "/": ("/", self._page),
+        }
+        self._metrics_routes: dict[str, tuple[str, Callable[[dict], Awaitable[Answer]]]] = {
             "/metrics": ("/metrics", self._metrics),
         }
 
@@ -68,10 +74,12 @@ class GifApp:
         started = time.perf_counter()
         path: str = scope["path"]
         method: str = scope["method"]
-        found = self._routes.get(path)
+        server = scope.get("server")
+        on_metrics_port = server is not None and server[1] == self.metrics_port
+        found = (self._metrics_routes if on_metrics_port else self._routes).get(path)
         if found is not None:
             route, handler = found
-        elif path.startswith("/gifs/"):
+        elif path.startswith("/gifs/") and not on_metrics_port:
             route, handler = "/gifs/{id}", self._image
         else:
             route, handler = "unmatched", None
@@ -119,11 +127,15 @@ class GifApp:
 
     async def _image(self, scope: dict) -> Answer:
         raw = scope["path"][len("/gifs/") :]
-        if not (raw.isascii() and raw.isdigit()) or raw.startswith("0"):
-            return _error(400, "a GIF id is a positive whole number, e.g. /gifs/1")
+        # The length first: int() of thousands of digits is slow, and past 4,300 it raises.
+        if (
+            not 0 < len(raw) <= _MAX_ID_DIGITS
+            or not (raw.isascii() and raw.isdigit())
+            or raw.startswith("0")
+            or int(raw) > MAX_ID
+        ):
+            return _error(400, _BAD_ID)
         gif_id = int(raw)
-        if gif_id > MAX_ID:
-            return _error(404, f"no GIF with id {gif_id}")
         try:
             image = await self.database.image(gif_id)
         except Unavailable as exc:

@@ -87,7 +87,13 @@ def main() -> None:
     servers: list[subprocess.Popen] = []
     try:
         url = postgres.start()
-        env = {**os.environ, "DATABASE_URL": url, "DB_POOL_MIN": "10", "DB_POOL_MAX": "10"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DB_POOL_MIN": "10",
+            "DB_POOL_MAX": "10",
+            "METRICS_PORT": "0",  # any free port: never clash with another service's 9090
+        }
         for command in ("migrate", "seed"):
             subprocess.run(
                 [sys.executable, "-m", "app", command],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
 import json
 import os
@@ -193,14 +192,10 @@ class LocalPostgres:
     def _relocate(self) -> None:
         """Root's home (mode 0700) is out of the server user's reach: keep the cluster under
         /var/tmp and leave a symlink where it was asked for (we never loosen the
-        permissions of someone's home directory)."""
-        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
-        target = RELOCATED_ROOT / f"gifstack-postgres-{digest}"
-        if target.exists() and any(target.iterdir()):
-            raise BadInput(
-                f"{self.data_dir} would be kept in {target}, which is not empty; remove it"
-            )
-        target.mkdir(parents=True, exist_ok=True)
+        permissions of someone's home directory). The directory there is new, private
+        (0700, ours until _init gives it to the server user) and unpredictably named, so
+        nobody else on the machine can create or swap it first."""
+        target = Path(tempfile.mkdtemp(prefix="gifstack-postgres-", dir=RELOCATED_ROOT))
         if self.data_dir.exists():
             self.data_dir.rmdir()  # empty (checked by the caller)
         self.data_dir.symlink_to(target, target_is_directory=True)

@@ -98,6 +98,9 @@ def test_unreadable_master_secret_is_exit_1(database_url, moto_server):
         ("migrate", {"DB_SSLMODE": "allow"}, "DB_SSLMODE must be one of"),
         ("seed", {"DATABASE_URL": "http://x"}, "DATABASE_URL must start with postgresql://"),
         ("serve", {"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
+        ("serve", {"PORT": "9100", "METRICS_PORT": "9100"}, "METRICS_PORT must differ"),
+        ("serve", {"HTTP_HEAD_TIMEOUT": "soon"}, "HTTP_HEAD_TIMEOUT must be a number"),
+        ("serve", {"HTTP_MAX_CONNECTIONS": "0"}, "HTTP_MAX_CONNECTIONS must be between"),
     ],
 )
 def test_bad_configuration_is_exit_2_with_one_json_line(command, env, message):

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from app.config import RDS_CA_BUNDLE, load_database, load_log_level, load_server
+from app.config import (
+    RDS_CA_BUNDLE,
+    HttpLimits,
+    load_database,
+    load_log_level,
+    load_server,
+)
 from app.errors import ConfigError
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-abc-123"
@@ -161,6 +167,55 @@ def test_server_settings():
         load_server({"PORT": "70000"})
     with pytest.raises(ConfigError, match="--port must be between"):
         load_server({}, port=-1)
+
+
+def test_metrics_port():
+    assert load_server({}).metrics_port == 9090
+    assert load_server({"METRICS_PORT": "9100"}).metrics_port == 9100
+    assert load_server({"METRICS_PORT": "9100"}, metrics_port=0).metrics_port == 0
+    assert load_server({"PORT": "0", "METRICS_PORT": "0"}).metrics_port == 0  # both: any free
+    with pytest.raises(ConfigError, match=r"METRICS_PORT must differ from PORT \(both 8080\)"):
+        load_server({"METRICS_PORT": "8080"})
+    with pytest.raises(ConfigError, match="METRICS_PORT must differ"):
+        load_server({"METRICS_PORT": "9000"}, port=9000)
+    with pytest.raises(ConfigError, match="--metrics-port must be between"):
+        load_server({}, metrics_port=65536)
+
+
+def test_http_limits_defaults_and_environment():
+    assert load_server({}).limits == HttpLimits(
+        max_head_bytes=16384,
+        max_headers=100,
+        head_timeout_s=10.0,
+        idle_timeout_s=5.0,
+        max_connections=1000,
+    )
+    limits = load_server(
+        {
+            "HTTP_MAX_HEAD_BYTES": "8192",
+            "HTTP_MAX_HEADERS": "50",
+            "HTTP_HEAD_TIMEOUT": "2.5",
+            "HTTP_IDLE_TIMEOUT": "1",
+            "HTTP_MAX_CONNECTIONS": "200",
+        }
+    ).limits
+    assert limits == HttpLimits(8192, 50, 2.5, 1.0, 200)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HTTP_MAX_HEAD_BYTES": "16k"}, "HTTP_MAX_HEAD_BYTES must be a whole number"),
+        ({"HTTP_MAX_HEAD_BYTES": "100"}, "HTTP_MAX_HEAD_BYTES must be between 1024 and 1048576"),
+        ({"HTTP_MAX_HEADERS": "0"}, "HTTP_MAX_HEADERS must be between 8 and 1000"),
+        ({"HTTP_HEAD_TIMEOUT": "0"}, "HTTP_HEAD_TIMEOUT must be between 0.1 and 300 seconds"),
+        ({"HTTP_IDLE_TIMEOUT": "never"}, "HTTP_IDLE_TIMEOUT must be a number of seconds"),
+        ({"HTTP_MAX_CONNECTIONS": "100000"}, "HTTP_MAX_CONNECTIONS must be between 1 and 10000"),
+    ],
+)
+def test_http_limits_out_of_range_are_config_errors(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_server(env)
 
 
 def test_log_level():

@@ -42,3 +42,17 @@ def test_pool_gauges():
     assert 'gif_db_pool_connections{state="idle"} 3' in text
     assert "gif_db_pool_max_connections 10" in text
     assert "# TYPE gif_db_pool_connections gauge" in text
+
+
+def test_refusals_by_reason():
+    metrics = Metrics(lambda: (0, 0, 10))
+    text = metrics.render().decode()
+    assert "# TYPE gif_http_refused_total counter" in text
+    assert "gif_http_refused_total{" not in text  # no sample before the first refusal
+    metrics.refused("head_too_large")
+    metrics.refused("head_too_large")
+    metrics.refused("over_capacity")
+    text = metrics.render().decode()
+    assert all(_SAMPLE.match(line) for line in text.splitlines()), text
+    assert 'gif_http_refused_total{reason="head_too_large"} 2' in text
+    assert 'gif_http_refused_total{reason="over_capacity"} 1' in text

@@ -147,12 +147,15 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(database_url):
     assert messages[-1] == "stopped"
 
 
-def test_busy_port_is_a_clear_error(database_url):
+@pytest.mark.parametrize("flag", ["--port", "--metrics-port"])
+def test_busy_port_is_a_clear_error(database_url, flag):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        result = run_app("serve", "--port", str(port), env=app_env(DATABASE_URL=database_url))
+        ports = {"--port": "0", "--metrics-port": "0", flag: str(port)}
+        args = [arg for pair in ports.items() for arg in pair]
+        result = run_app("serve", *args, env=app_env(DATABASE_URL=database_url))
     assert result.returncode == 1
     (line,) = json_lines(result.stdout)
     assert line["level"] == "error"

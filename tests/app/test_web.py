@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 
 import asyncpg
+import httpx
 import pytest
 
 from app.seed import bundled
@@ -87,14 +89,32 @@ def test_a_stale_etag_gets_the_image(service):
     assert response.content[:6] == b"GIF89a"
 
 
-@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.5", "01", "1e3", "", "%20", "\u0661"])
+BAD_ID = {"error": "a GIF id is a whole number from 1 to 2147483647, e.g. /gifs/1"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["abc", "0", "-1", "1.5", "01", "1e3", "", "%20", "\u0661", "2147483648", "9" * 20],
+)
 def test_malformed_id_is_400_json(service, raw):
     response = service.get(f"/gifs/{raw}")
     assert response.status_code == 400
-    assert response.json() == {"error": "a GIF id is a positive whole number, e.g. /gifs/1"}
+    assert response.json() == BAD_ID
 
 
-@pytest.mark.parametrize("gif_id", ["999999", "2147483647", "2147483648", "99999999999999999999"])
+@pytest.mark.parametrize("digits", [4301, 10_000])
+def test_an_id_of_thousands_of_digits_is_400_without_an_error_log_line(service, digits):
+    """int() refuses more than 4,300 digits: the length is checked before converting."""
+    response = service.get("/gifs/" + "7" * digits)
+    assert response.status_code == 400
+    assert response.json() == BAD_ID
+    service.wait_until(lambda: '"status":400' in service.output(), timeout_s=3)
+    time.sleep(0.3)  # a log line of the fault, if any, would follow the request line
+    assert not [line for line in service.logs() if line["level"] == "error"]
+    assert "Traceback" not in service.output()
+
+
+@pytest.mark.parametrize("gif_id", ["999999", "2147483647"])
 def test_unknown_id_is_404_json(service, gif_id):
     response = service.get(f"/gifs/{gif_id}")
     assert response.status_code == 404
@@ -147,7 +167,7 @@ def test_page_embeds_a_gif_without_external_assets(service):
 def test_metrics_count_requests_by_route_and_status(service):
     service.get("/gifs/abc")
     service.get("/healthz")
-    text = service.get("/metrics").text
+    text = service.metrics()
     assert re.search(
         r'^gif_http_requests_total\{route="/gifs/\{id\}",method="GET",status="400"\} [1-9]\d*$',
         text,
@@ -165,10 +185,24 @@ def test_metrics_count_requests_by_route_and_status(service):
     assert re.search(r"^gif_db_pool_max_connections 10$", text, re.M)
 
 
+def test_metrics_only_on_the_metrics_port(service):
+    """The load balancer exposes the main port: /metrics is not there."""
+    response = service.get("/metrics")
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("no such route")
+    assert service.metrics_url.endswith("/metrics")
+    assert service.metrics_url.rsplit(":", 1)[0] == service.url.rsplit(":", 1)[0]  # same host
+    assert service.metrics_url != f"{service.url}/metrics"
+    metrics_root = service.metrics_url.removesuffix("/metrics")
+    for path in ("/gif", "/healthz", "/gifs/1", "/"):  # and nothing else on that port
+        assert httpx.get(f"{metrics_root}{path}", timeout=5).status_code == 404
+    assert "gif_http_requests_total" in service.metrics()
+
+
 def test_unknown_routes_share_one_metrics_label(service):
     service.get("/random-path-1")
     service.get("/random-path-2")
-    text = service.get("/metrics").text
+    text = service.metrics()
     assert "random-path" not in text
     assert 'route="unmatched"' in text
 

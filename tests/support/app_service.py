@@ -1,7 +1,7 @@
 """Run the GIF service the way production does: `python -m app ...` as a subprocess.
 
-`Service` starts `python -m app serve --port 0`, learns the real port from its
-"listening" log line, keeps every log line for assertions, and stops it with SIGTERM.
+`Service` starts `python -m app serve --port 0 --metrics-port 0`, learns the real ports
+from its "listening" log line, keeps every log line for assertions, and stops it with SIGTERM.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class Service:
         cwd: Path = ROOT,
         user: tuple[int, int] | None = None,
     ):
-        command = argv or [sys.executable, "-m", "app", "serve", "--port", "0"]
+        serve = ["serve", "--port", "0", "--metrics-port", "0"]
+        command = argv or [sys.executable, "-m", "app", *serve]
         if user is not None:
             uid, gid = user
             command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *command]
@@ -90,6 +91,7 @@ class Service:
         )
         self._listening = threading.Event()
         self.url = ""
+        self.metrics_url = ""  # http://HOST:PORT/metrics
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if not self._listening.wait(20):
@@ -102,11 +104,18 @@ class Service:
         for line in self.process.stdout:
             self.lines.append(line)
             if not self.url and '"msg":"listening"' in line:
-                self.url = json.loads(line)["url"]
+                listening = json.loads(line)
+                self.url, self.metrics_url = listening["url"], listening.get("metrics_url", "")
                 self._listening.set()
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         return self.client.get(path, **kwargs)
+
+    def metrics(self) -> str:
+        """GET /metrics from the metrics port."""
+        response = httpx.get(self.metrics_url, timeout=10)
+        response.raise_for_status()
+        return response.text
 
     def wait_until(self, check, timeout_s: float = 10) -> None:
         deadline = time.monotonic() + timeout_s

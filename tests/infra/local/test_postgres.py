@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -135,6 +137,39 @@ def test_a_data_dir_in_a_private_directory_works(monkeypatch, tmp_path):
         assert _query(url, "SELECT 1") == 1
         assert private.stat().st_mode & 0o777 == 0o700, "our private directory is untouched"
         assert LocalPostgres(data).start() == url
+    finally:
+        server.stop()
+        shutil.rmtree(private, ignore_errors=True)
+        shutil.rmtree(relocated, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root relocates its data directory")
+def test_the_relocated_data_dir_is_private_and_not_one_planted_by_someone_else(monkeypatch):
+    """/var/tmp is everyone's: another user who creates the directory first (a predictable
+    name) must not get to own or redirect our cluster."""
+    relocated = make_postgres_dir("gifstack-relocated-")
+    monkeypatch.setattr(launcher, "RELOCATED_ROOT", relocated)
+    private = Path(tempfile.mkdtemp(prefix="gifstack-private-"))
+    data = private / ".local" / "postgres"
+    # The name the relocation used to derive from the data dir's path:
+    digest = hashlib.sha256(str(data.absolute()).encode()).hexdigest()[:12]
+    planted = relocated / f"gifstack-postgres-{digest}"
+    planted.mkdir(mode=0o777)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(planted, nobody.pw_uid, nobody.pw_gid)
+    server = LocalPostgres(data, ephemeral=True)
+    try:
+        server.start()
+        target = data.resolve()
+        assert target.parent == relocated and target != planted
+        assert target.name.startswith("gifstack-postgres-")
+        info = target.stat()
+        assert info.st_mode & 0o777 == 0o700
+        assert info.st_uid == launcher._server_user().pw_uid
+        assert list(planted.iterdir()) == [] and planted.stat().st_uid == nobody.pw_uid
+        another = LocalPostgres(private / "other", ephemeral=True)
+        another._relocate()  # a second relocation: another fresh, unguessable name
+        assert (private / "other").resolve() not in (target, planted)
     finally:
         server.stop()
         shutil.rmtree(private, ignore_errors=True)
