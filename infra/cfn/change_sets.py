@@ -1,11 +1,12 @@
-"""A stack's change set: create it and wait, show it as a table, refuse what must not happen,
-confirm, execute and wait, or discard it (with the empty stack a CREATE change set made)."""
+"""A stack's change set: create it and wait, read CloudFormation's pre-deployment validation of
+it, show both as tables, refuse what must not happen, confirm, execute and wait, or discard it
+(with the empty stack a CREATE change set made)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rich.markup import escape
@@ -24,6 +25,7 @@ from infra.cfn.statuses import (
     UPDATE_OK,
 )
 from infra.cfn.types import DeployOptions, StackRequest, role_argument
+from infra.cfn.validation import Finding, ValidationReader, failure
 from infra.cfn.waiting import wait_for
 from infra.core.cfn_limits import TEMPLATE_BODY_LIMIT
 from infra.core.errors import BadInput, OperationFailed
@@ -39,6 +41,11 @@ class _ChangeSet:
     kind: str  # CREATE | UPDATE
     changes: list[Change]
     role_arn: str | None = None  # the role CloudFormation acts as (also to delete the stack)
+    findings: list[Finding] = field(default_factory=list)  # AWS's validation: WARN only
+
+    @property
+    def warnings(self) -> int:
+        return len(self.findings)
 
 
 class ChangeSets:
@@ -55,6 +62,7 @@ class ChangeSets:
         self._options = options
         self._bucket = template_bucket
         self._confirm = confirm or self._ask
+        self._validation = ValidationReader(calls.cfn, calls.console, calls.say)
 
     def create(self, request: StackRequest, kind: str) -> _ChangeSet | None:
         """Create and wait for a change set; None when CloudFormation sees no changes."""
@@ -103,10 +111,15 @@ class ChangeSets:
         )
         if status not in CHANGE_SET_OK:
             reason = latest.get("StatusReason", "") or status
-            self.discard(name, change_set)
             if any(marker in reason for marker in _NO_CHANGES):
+                self.discard(name, change_set)
                 return None
-            raise OperationFailed(f"creating change set for stack {name}: {reason}")
+            # A FAIL-mode validation finding ends the change set FAILED (User Guide,
+            # "Validate stack deployments"); read them while the change set still exists.
+            findings = self._validation.read(name, change_set.id) or []
+            raise self._stop(
+                name, change_set, findings, f"creating change set for stack {name}: {reason}"
+            )
         raw = list(latest.get("Changes", []))
         token = latest.get("NextToken")
         while token:
@@ -121,7 +134,24 @@ class ChangeSets:
             raw.extend(page.get("Changes", []))
             token = page.get("NextToken")
         change_set.changes = from_change_set(raw)
+        # WARN-mode findings leave the change set executable ("WARN mode allows change set
+        # creation to succeed despite validation failures", User Guide); a FAIL one never runs.
+        findings = self._validation.read(name, change_set.id) or []
+        if any(finding.blocks for finding in findings):
+            raise self._stop(name, change_set, findings, "")
+        change_set.findings = findings
         return change_set
+
+    def _stop(
+        self, name: str, change_set: _ChangeSet, findings: list[Finding], otherwise: str
+    ) -> OperationFailed:
+        """Discard a change set that must not run and show AWS's findings; the error names
+        the first FAIL finding (`otherwise` when there is none)."""
+        self.discard(name, change_set, quietly=True)
+        self._validation.show(name, findings)
+        if any(finding.blocks for finding in findings):
+            return OperationFailed(failure(name, findings))
+        return OperationFailed(otherwise)
 
     def _template_argument(self, request: StackRequest) -> dict[str, str]:
         size = len(request.template_body.encode())
@@ -164,7 +194,7 @@ class ChangeSets:
         """Show the change set, refuse what must not happen, confirm: True to execute."""
         name, changes = request.name, change_set.changes
         with output_lock:
-            self.show(name, changes)
+            self.show(name, change_set)
             if self._options.dry_run:
                 self.warn_endangered(name, changes)
                 return False
@@ -177,6 +207,12 @@ class ChangeSets:
                     "take a snapshot first and run again with --allow-replace."
                 )
             if self._options.yes:
+                if change_set.warnings:
+                    self._calls.say(
+                        name,
+                        f"[yellow]executing despite {change_set.warnings} validation "
+                        "warning(s) (--yes; AWS allows it)[/]",
+                    )
                 return True
             if not self._options.interactive:
                 raise BadInput(
@@ -184,7 +220,10 @@ class ChangeSets:
                     "terminal to confirm them. Review them (`invoke diff`) and run again "
                     "with --yes."
                 )
-            if self._confirm(f"Apply these {len(changes)} change(s) to {name}?"):
+            despite = ""
+            if change_set.warnings:
+                despite = f" despite {change_set.warnings} validation warning(s)"
+            if self._confirm(f"Apply these {len(changes)} change(s) to {name}{despite}?"):
                 return True
             self._calls.say(name, "not confirmed: change set deleted, nothing changed")
             return False
@@ -214,8 +253,11 @@ class ChangeSets:
             raise self._calls.failure(name, final, stream.seen)
         return final
 
-    def show(self, name: str, changes: list[Change]) -> None:
-        self._calls.console.print(table(name, changes))
+    def show(self, name: str, change_set: _ChangeSet) -> None:
+        """The change table, then AWS's validation findings (warnings) if any."""
+        with output_lock:
+            self._calls.console.print(table(name, change_set.changes))
+            self._validation.show(name, change_set.findings)
 
     def warn_endangered(self, name: str, changes: list[Change]) -> None:
         if self._options.protect_stateful and (risky := endangered(changes)):

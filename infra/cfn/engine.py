@@ -151,7 +151,7 @@ class StackEngine:
             self._calls.say(request.name, "[green]unchanged[/]")
             return []
         try:
-            self._change_sets.show(request.name, change_set.changes)
+            self._change_sets.show(request.name, change_set)
             self._change_sets.warn_endangered(request.name, change_set.changes)
         finally:
             self._change_sets.discard(request.name, change_set)

@@ -49,6 +49,10 @@ RECEIVERS: dict[tuple[str, str], tuple[str, str]] = {
         "cloudformation",
         "EventStream(client): StackEngine passes its CloudFormation client",
     ),
+    ("infra/cfn/validation.py", "self._cfn"): (
+        "cloudformation",
+        "ValidationReader(cfn_client): ChangeSets passes the engine's CloudFormation client",
+    ),
     ("infra/aws/template_bucket.py", "self._s3"): (
         "s3",
         "TemplateBucket(s3_client): Aws.template_bucket() passes self.client('s3')",

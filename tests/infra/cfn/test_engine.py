@@ -390,6 +390,41 @@ def change_set(status: str = "CREATE_COMPLETE", changes=(), reason: str = "", si
     }
 
 
+def operation_events(*validation: dict, status: str = "SUCCEEDED", sid=STACK_ID) -> dict:
+    """DescribeEvents for the change set (CloudFormation User Guide, "Validate stack
+    deployments", sample output): the change set operation's own event, then any
+    VALIDATION_ERROR events of AWS's pre-deployment validation."""
+    operation = {
+        "EventId": "operation-1",
+        "StackId": sid,
+        "OperationId": "f558b823-e1e3-4de3-a222-e6b930ddcad4",
+        "OperationType": "CREATE_CHANGESET",
+        "OperationStatus": status,
+        "EventType": "STACK_EVENT",
+        "Timestamp": datetime(2026, 11, 27, 6, 0, 0, tzinfo=UTC),
+    }
+    return {"OperationEvents": [operation, *validation]}
+
+
+def validated(stubber: Stubber, *validation: dict, status: str = "SUCCEEDED", sid=STACK_ID):
+    """The engine reads AWS's validation of the change set by its ARN."""
+    stubber.add_response(
+        "describe_events",
+        operation_events(*validation, status=status, sid=sid),
+        {"ChangeSetName": CHANGE_SET_ID},
+    )
+
+
+def attempted(client) -> list[str]:
+    """Every operation the engine tries to call, recorded before the Stubber answers (an
+    unexpected call must not hide behind the error the Stubber raises for it)."""
+    names: list[str] = []
+    client.meta.events.register(
+        "before-parameter-build.cloudformation", lambda model, **_: names.append(model.name)
+    )
+    return names
+
+
 def missing(stubber: Stubber, name: str = NAME) -> None:
     stubber.add_client_error(
         "describe_stacks",
@@ -462,6 +497,7 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
         "describe_change_set",
         change_set(changes=[change("Queue", "AWS::SQS::Queue", action="Add")], sid=NEW_STACK_ID),
     )
+    validated(stubber, sid=NEW_STACK_ID)
     stubber.add_response(
         "describe_stack_events",
         events(
@@ -649,6 +685,7 @@ def test_a_change_set_failed_for_another_reason_than_no_changes_fails(cfn):
     stubber.add_response(
         "describe_change_set", change_set("FAILED", reason=reason, sid=NEW_STACK_ID)
     )
+    validated(stubber, status="FAILED", sid=NEW_STACK_ID)  # no validation finding
     stubber.add_response(
         "delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NEW_STACK_ID}
     )
@@ -676,8 +713,10 @@ def test_a_change_set_without_changes_is_deleted_and_reported_unchanged(cfn):
     stubber.add_response(
         "delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID}
     )
+    calls = attempted(client)
 
     assert stubbed_engine(client).deploy(prod_request()).status == "unchanged"
+    assert "DescribeEvents" not in calls  # an empty change set has nothing to validate
 
 
 def _replacement_change_set(stubber: Stubber) -> None:
@@ -700,6 +739,7 @@ def _replacement_change_set(stubber: Stubber) -> None:
             ]
         ),
     )
+    validated(stubber)
 
 
 def test_replacing_the_database_in_prod_is_refused_without_allow_replace(cfn):
@@ -772,6 +812,7 @@ def test_a_failed_execution_reports_the_root_cause_first(cfn):
         "describe_change_set",
         change_set(changes=[change("Subnet", "AWS::EC2::Subnet", action="Add")], sid=NEW_STACK_ID),
     )
+    validated(stubber, sid=NEW_STACK_ID)
     review = event(1, NAME, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", sid=NEW_STACK_ID)
     stubber.add_response("describe_stack_events", events(review))
     stubber.add_response("execute_change_set", {})
