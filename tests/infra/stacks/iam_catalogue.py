@@ -30,6 +30,10 @@ NEWER_THAN_CATALOGUE = {
     # AWS::EC2::VPC's read handler (cfn-lint schema, 2026-10) calls it on every read, since VPC
     # encryption controls (2025); granted on "*" like every other ec2:Describe* call.
     "ec2:DescribeVpcEncryptionControls": "*",
+    # The engine reads a change set's pre-deployment validation findings with DescribeEvents
+    # (CloudFormation API Reference, API_DescribeEvents; botocore 1.44's model): an API of
+    # late 2025, read-only; granted on "*" until the catalogue says which resource it takes.
+    "cloudformation:DescribeEvents": "*",
 }
 
 
