@@ -29,6 +29,7 @@ from cfripper.model.enums import RuleMode
 # The execution role's "*"-only calls cfripper doesn't know as such (see 3. above).
 STAR_ONLY_ACTIONS = [
     "autoscaling:DescribeTags",
+    "cloudformation:DescribeEvents",  # the deploy role: a change set's validation findings
     "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeVpcEncryptionControls",
     "logs:DescribeIndexPolicies",
@@ -75,11 +76,16 @@ FILTERS = [
         rules={"WildcardResourceRule"},
     ),
     Filter(
-        reason="gif-ci execution role: calls IAM's catalogue allows on Resource * only",
+        reason="gif-ci execution and deploy roles: calls IAM's catalogue allows on Resource * only",
         rule_mode=RuleMode.ALLOWED,
         eval={
             "and": [
-                {"in": [{"ref": "logical_id"}, ["ExecutionNodesPolicy", "ExecutionDataPolicy"]]},
+                {
+                    "in": [
+                        {"ref": "logical_id"},
+                        ["ExecutionNodesPolicy", "ExecutionDataPolicy", "DeployPolicy"],
+                    ]
+                },
                 {"in": [{"ref": "action"}, STAR_ONLY_ACTIONS]},
             ]
         },

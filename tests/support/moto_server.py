@@ -2,10 +2,9 @@
 
 One server per test session; `reset()` wipes its state between tests.
 
-Gap closed here (moto 5.2): the CloudFormation API has no UpdateTerminationProtection
-(moto answers 500 "not implemented"). The server runs in this process, so we add that
-one action to moto's CloudFormation response class: it just stores the flag, which
-DescribeStacks already reports as EnableTerminationProtection.
+moto's gaps are closed by the same workarounds the local emulator process applies
+(infra/local/stack_gaps.py `patch_moto`, one commented workaround per gap): one harness
+for every test that talks to moto, in this process or in the emulator's.
 """
 
 from __future__ import annotations
@@ -15,22 +14,15 @@ from collections.abc import Iterator
 
 import boto3
 import requests
-from moto.cloudformation.responses import CloudFormationResponse
-from moto.core.responses import ActionResult
 from moto.server import ThreadedMotoServer
+
+from infra.local import stack_gaps
 
 REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 
 
-def _update_termination_protection(self: CloudFormationResponse) -> ActionResult:
-    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
-    stack.enable_termination_protection = self._get_param("EnableTerminationProtection")
-    return ActionResult({"StackId": stack.stack_id})
-
-
-if not hasattr(CloudFormationResponse, "update_termination_protection"):
-    CloudFormationResponse.update_termination_protection = _update_termination_protection
+stack_gaps.patch_moto()
 
 
 class MotoServer:
