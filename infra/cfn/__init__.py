@@ -1,0 +1,1 @@
+"""The stack engine: one CloudFormation stack through a change set."""

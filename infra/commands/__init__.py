@@ -1,0 +1,1 @@
+"""What invoke tasks call directly: the error-to-exit-code glue and `invoke lint`."""

@@ -1,0 +1,1 @@
+"""The bottom layer: names, domain errors, paths, CloudFormation limits, tool environments."""

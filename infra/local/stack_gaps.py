@@ -1,6 +1,7 @@
 """The local environment's workarounds for moto's known gaps, all in one place.
 
-Each workaround names the gap it closes (see DESIGN.md, "Known gaps of the stand-ins").
+Each workaround names the gap it closes (see DESIGN.md at the repository root, "Known gaps of
+the stand-ins").
 The engine (infra/cfn/engine.py) and orchestration never special-case moto: the emulator is
 patched in its own process so that it answers like CloudFormation, and the stacks it
 can't emulate are left out of the local plan (they are still synthesized and linted).

@@ -1,0 +1,1 @@
+"""One frame per command and one module per command; the workload targets (EKS or local)."""

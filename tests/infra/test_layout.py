@@ -9,6 +9,7 @@ above it. Function-local imports count: a late import is still an edge.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,17 @@ def test_the_checks_catch_an_upward_import_and_a_cycle():
     ]
     loop = {"infra.a.x": {"infra.a.y"}, "infra.a.y": {"infra.a.x"}}
     assert cycles(loop) == [["infra.a.x", "infra.a.y", "infra.a.x"]]
+
+
+def test_the_design_document_is_in_the_repository_and_nothing_points_outside_it():
+    assert (ROOT / "DESIGN.md").is_file()
+    texts = [ROOT / "README.md", ROOT / "DESIGN.md", *INFRA.rglob("*.py"), *modules().values()]
+    outside = [str(path.relative_to(ROOT)) for path in texts if "shared/DESIGN" in path.read_text()]
+    assert outside == []
+
+
+def test_the_readme_layout_lists_every_infra_package():
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `infra/([a-z_]+)/` \|", readme, flags=re.M))
+    packages = {p.parent.name for p in INFRA.glob("*/__init__.py")} - {"cfripper_filters"}
+    assert listed == packages
