@@ -176,6 +176,15 @@ def status(c, env):
     command.run(env)
 
 
+@task(help={"env": _ENV_HELP})
+@reported
+def drift(c, env):
+    """Detect drift on every stack: each property changed by hand, expected and actual."""
+    from infra.orchestration import drift as command
+
+    command.run(env)
+
+
 @task(
     help={
         "env": _ENV_HELP,

@@ -97,3 +97,25 @@ def translate(error: Exception, action: str, obj: str) -> GifstackError:
     if isinstance(error, BotoCoreError):
         return OperationFailed(f"{where}: {error}")
     return OperationFailed(f"{where}: {error}")
+
+
+# How an endpoint says it has no such operation: AWS's Query API answers InvalidAction for an
+# unknown action (CloudFormation API Reference, "Common Errors",
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/CommonErrors.html);
+# emulators answer 501/NotImplemented, or an HTML error page instead of an AWS response
+# (moto 5.2: HTTP 500 "The describe_events action has not been implemented", which botocore
+# cannot parse).
+_UNSUPPORTED_CODES = frozenset(
+    {"InvalidAction", "UnknownOperation", "UnknownOperationException", "NotImplemented"}
+)
+
+
+def unsupported_operation(error: Exception) -> bool:
+    """The endpoint doesn't offer the operation at all (an emulator, an old partition)."""
+    if isinstance(error, ResponseParserError):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in _UNSUPPORTED_CODES or status == 501
+    return False

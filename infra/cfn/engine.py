@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from infra.aws.template_bucket import TemplateBucket
-from infra.cfn import deployed
+from infra.cfn import deployed, drift
 from infra.cfn.calls import StackCalls, describe_stuck
 from infra.cfn.change_sets import ChangeSets
 from infra.cfn.changes import Change
@@ -172,6 +172,12 @@ class StackEngine:
             termination_protection=bool(stack.get("EnableTerminationProtection")),
             outputs=outputs_of(stack),
         )
+
+    def drift(self, name: str, timeout_minutes: int = 15) -> drift.StackDrift | None:
+        """What was changed by hand in the stack's resources; None when it doesn't exist."""
+        if self._calls.describe(name) is None:
+            return None
+        return drift.detect(self._calls, name, timeout_minutes * 60)
 
     def destroy(
         self,

@@ -99,6 +99,35 @@ def outputs_of(stack: dict) -> dict[str, str]:
     return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
 
 
+# Drift (infra/cfn/drift.py): what was changed by hand since CloudFormation set it.
+@dataclass(frozen=True)
+class PropertyDrift:
+    path: str  # e.g. /Tags/0/Value
+    expected: str
+    actual: str
+    kind: str  # ADD | REMOVE | NOT_EQUAL
+
+
+@dataclass(frozen=True)
+class ResourceDrift:
+    logical_id: str
+    resource_type: str
+    status: str  # MODIFIED | DELETED
+    properties: tuple[PropertyDrift, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackDrift:
+    name: str
+    status: str  # DRIFTED | IN_SYNC | UNKNOWN
+    resources: list[ResourceDrift] = field(default_factory=list)
+    reason: str = ""  # why detection failed for some resources
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.resources)
+
+
 class Engine(Protocol):
     """What orchestration asks of a stack engine (one per thread)."""
 
@@ -107,6 +136,8 @@ class Engine(Protocol):
     def diff(self, request: StackRequest) -> list[Change]: ...
 
     def status(self, name: str) -> StackStatus | None: ...
+
+    def drift(self, name: str, timeout_minutes: int = ...) -> StackDrift | None: ...
 
     def destroy(
         self, name: str, timeout_minutes: int = ..., role_arn: str | None = None

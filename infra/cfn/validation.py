@@ -25,13 +25,11 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-from botocore.parsers import ResponseParserError
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from infra.aws.errors import AWS_ERRORS, translate
+from infra.aws.errors import AWS_ERRORS, translate, unsupported_operation
 from infra.cfn.events import output_lock
 
 # Names CloudFormation gives its checks (ValidationName: a free string in the model).
@@ -66,15 +64,6 @@ _OVERRIDE = (
     "create-change-set --disable-validation ...`); gifstack never does that by itself."
 )
 
-# How an endpoint says it has no DescribeEvents: AWS's Query API answers InvalidAction for
-# an unknown action (API Reference, "Common Errors",
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/CommonErrors.html);
-# emulators answer 501/NotImplemented, or an HTML error page instead of an AWS response
-# (moto 5.2: HTTP 500 "The describe_events action has not been implemented", which botocore
-# cannot parse).
-_UNSUPPORTED_CODES = frozenset(
-    {"InvalidAction", "UnknownOperation", "UnknownOperationException", "NotImplemented"}
-)
 # Clients whose endpoint lacks DescribeEvents: said once, never asked again.
 _unsupported: weakref.WeakSet = weakref.WeakSet()
 _unsupported_lock = threading.Lock()
@@ -180,7 +169,7 @@ class ValidationReader:
             for page in pages:
                 events.extend(page.get("OperationEvents", []))
         except AWS_ERRORS as exc:
-            if _unsupported_by(exc):
+            if unsupported_operation(exc):
                 self._unsupported_once()
             else:
                 error = translate(exc, "reading the pre-deployment validation of", f"stack {name}")
@@ -227,13 +216,3 @@ class ValidationReader:
                 "DescribeEvents): change sets here are not checked by AWS's validation[/]",
                 highlight=False,
             )
-
-
-def _unsupported_by(error: Exception) -> bool:
-    if isinstance(error, ResponseParserError):
-        return True
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return code in _UNSUPPORTED_CODES or status == 501
-    return False

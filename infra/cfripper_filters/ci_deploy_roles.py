@@ -30,6 +30,7 @@ from cfripper.model.enums import RuleMode
 STAR_ONLY_ACTIONS = [
     "autoscaling:DescribeTags",
     "cloudformation:DescribeEvents",  # the deploy role: a change set's validation findings
+    "cloudformation:DescribeStackDriftDetectionStatus",  # the deploy role: `invoke drift`
     "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeVpcEncryptionControls",
     "logs:DescribeIndexPolicies",

