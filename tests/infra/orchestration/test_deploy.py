@@ -34,24 +34,6 @@ ROOT = Path(__file__).resolve().parents[3]
 READ_ONLY = {"GetCallerIdentity", "DescribeStacks", "GetTemplate", "GetStackPolicy"}
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    yield from support.serve()
-
-
-@pytest.fixture
-def emulated(emulator, monkeypatch):
-    """A clean emulator that boto3 reaches through AWS_ENDPOINT_URL, dummy credentials."""
-    support.reached_through_env(emulator, monkeypatch)
-    return emulator
-
-
-@pytest.fixture
-def aws(emulated):
-    """An account after `invoke bootstrap` (the gif-ci stack's permissions boundary)."""
-    return support.bootstrapped(emulated)
-
-
 @pytest.fixture
 def console():
     return Console(file=io.StringIO(), width=160)

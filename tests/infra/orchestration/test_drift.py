@@ -5,24 +5,11 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from rich.console import Console
 
 from infra.cfn.types import PropertyDrift, ResourceDrift, StackDrift
 from infra.orchestration import deploy, drift
 from infra.orchestration.frame import Seams
-from tests.support import emulator as support
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    yield from support.serve()
-
-
-@pytest.fixture
-def aws(emulator, monkeypatch):
-    support.reached_through_env(emulator, monkeypatch)
-    return support.bootstrapped(emulator)
 
 
 def _console() -> Console:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 from rich.console import Console
 
 from infra.cfn.types import DeployOptions
 from infra.orchestration import deploy, progress
-from tests.support import emulator as support
 
 NAMES = ["gif-dev-network", "gif-dev-database", "gif-dev-cluster", "gif-dev-workload"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -132,18 +130,6 @@ def test_wanted_only_when_no_question_can_come():
 
 
 # --- a deploy on a terminal, against the emulator ---------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    yield from support.serve()
-
-
-@pytest.fixture
-def aws(emulator, monkeypatch):
-    """A clean emulator reached through AWS_ENDPOINT_URL, after `invoke bootstrap`."""
-    support.reached_through_env(emulator, monkeypatch)
-    return support.bootstrapped(emulator)
 
 
 def test_a_deploy_on_a_terminal_ends_with_every_stack_result(aws):

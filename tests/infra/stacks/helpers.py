@@ -61,3 +61,29 @@ def statements(document: dict) -> list[dict]:
 
 def ref(name: str) -> dict:
     return {"Ref": name}
+
+
+def all_templates() -> dict[tuple[str, str], dict]:
+    """(env, key) -> template as data, for every env stack of every environment, and
+    ("shared", key) for the account-wide stacks (built from prod's params, as synth does)."""
+    from infra.stacks import specs, synth
+
+    templates = {
+        (env, key): body(specs.SPECS[key].build(settings(env)))
+        for env in ENVS
+        for key in specs.ENV_STACKS
+    }
+    for key in specs.SHARED_STACKS:
+        templates[("shared", key)] = body(specs.SPECS[key].build(synth.shared_settings()))
+    return templates
+
+
+def every_document(template: dict) -> Iterator[tuple[str, dict]]:
+    """Every policy of the template: identity, boundary, trust and key policies."""
+    for name, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for field in ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy"):
+            if field in properties:
+                yield f"{name}.{field}", properties[field]
+        for policy in properties.get("Policies", []):
+            yield f"{name}.{policy['PolicyName']}", policy["PolicyDocument"]

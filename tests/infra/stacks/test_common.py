@@ -10,42 +10,27 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from infra.core import naming
-from infra.stacks import specs, synth
+from infra.stacks import specs
 from tests.infra.stacks import iam_catalogue as catalogue
-from tests.infra.stacks.helpers import ENVS, as_list, body, settings, statements
+from tests.infra.stacks.helpers import (
+    ENVS,
+    all_templates,
+    as_list,
+    every_document,
+    statements,
+)
 
 OUTPUT_KEYS = {value for name, value in vars(naming.Outputs).items() if not name.startswith("_")}
-
-
-def all_templates() -> dict[tuple[str, str], dict]:
-    templates = {}
-    for env in ENVS:
-        for key in specs.ENV_STACKS:
-            templates[(env, key)] = body(specs.SPECS[key].build(settings(env)))
-    for key in specs.SHARED_STACKS:
-        templates[("shared", key)] = body(specs.SPECS[key].build(synth.shared_settings()))
-    return templates
 
 
 TEMPLATES = all_templates()
 CASES = pytest.mark.parametrize("where", list(TEMPLATES), ids=lambda w: "-".join(w))
 
 
-def every_policy(template: dict):
-    """Every policy document in a template: permissions, trust and key policies."""
-    for name, resource in template["Resources"].items():
-        properties = resource.get("Properties", {})
-        for field in ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy"):
-            if field in properties:
-                yield f"{name}.{field}", properties[field]
-        for policy in properties.get("Policies", []):
-            yield f"{name}.{policy['PolicyName']}", policy["PolicyDocument"]
-
-
 @CASES
 def test_no_statement_allows_every_action_or_every_principal(where):
     template = TEMPLATES[where]
-    for name, document in every_policy(template):
+    for name, document in every_document(template):
         for statement in statements(document):
             actions = as_list(statement.get("Action", []))
             resources = as_list(statement.get("Resource", []))

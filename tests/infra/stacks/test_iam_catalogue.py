@@ -15,21 +15,16 @@ from __future__ import annotations
 import pytest
 
 from infra.core import naming
-from infra.stacks import ci_permissions, specs, synth
+from infra.stacks import ci_permissions
 from tests.infra.stacks import iam_catalogue as catalogue
-from tests.infra.stacks.helpers import ENVS, as_list, body, settings, statements
+from tests.infra.stacks.helpers import (
+    all_templates,
+    as_list,
+    every_document,
+    statements,
+)
 
-TEMPLATES = {
-    **{
-        (env, key): body(specs.SPECS[key].build(settings(env)))
-        for env in ENVS
-        for key in specs.ENV_STACKS
-    },
-    **{
-        ("shared", key): body(specs.SPECS[key].build(synth.shared_settings()))
-        for key in specs.SHARED_STACKS
-    },
-}
+TEMPLATES = all_templates()
 CASES = pytest.mark.parametrize("where", list(TEMPLATES), ids=lambda w: "-".join(w))
 PROJECT_TAG = naming.TAG_PROJECT
 
@@ -57,17 +52,6 @@ def identity_statements(template: dict):
     for where, document in catalogue.identity_policies(template):
         for statement in statements(document):
             yield where, statement
-
-
-def every_document(template: dict):
-    """Every policy of the template: identity, boundary, trust and key policies."""
-    for name, resource in template["Resources"].items():
-        properties = resource.get("Properties", {})
-        for field in ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy"):
-            if field in properties:
-                yield f"{name}.{field}", properties[field]
-        for policy in properties.get("Policies", []):
-            yield f"{name}.{policy['PolicyName']}", policy["PolicyDocument"]
 
 
 @CASES
