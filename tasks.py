@@ -141,10 +141,22 @@ _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod
         "yes": "Don't ask before executing change sets (CI). Stateful replacements still stop.",
         "dry_run": "Show the plan and the change sets, then delete them; change nothing.",
         "allow_replace": "Allow replacing/removing stateful resources (DB, KMS key, VPC...).",
+        "drift_check": "Detect drift on existing stacks first (default on; --no-drift-check).",
+        "revert_drift": "Put drifted resources back to the template (drift-aware change sets).",
     }
 )
 @reported
-def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_replace=False):
+def deploy(
+    c,
+    env,
+    image_tag=None,
+    only=None,
+    yes=False,
+    dry_run=False,
+    allow_replace=False,
+    drift_check=True,
+    revert_drift=False,
+):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
     from infra.orchestration import deploy as command
 
@@ -155,6 +167,8 @@ def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_re
         yes=yes,
         dry_run=dry_run,
         allow_replace=allow_replace,
+        drift_check=drift_check,
+        revert_drift=revert_drift,
     )
 
 
