@@ -140,8 +140,10 @@ def rollback(
     api: KubeApi, rendered: dict[str, Any], console: Console, pacing: Pacing
 ) -> str | None:
     """Put the previous ReplicaSet's pod template back (what `kubectl rollout undo` does),
-    applied over the rendered Deployment so every other field stays ours. Returns a line
-    describing what runs now, or None when there is nothing to roll back to."""
+    applied over the rendered Deployment so every other field stays ours. An autoscaled
+    Deployment is rendered without `replicas` (ownership.hand_over_replicas), so the rollback
+    leaves the count the HPA chose meanwhile alone. Returns a line describing what runs now,
+    or None when there is nothing to roll back to."""
     name = rendered["metadata"]["name"]
     namespace = rendered["metadata"]["namespace"]
     deployment = api.get("apps/v1", "Deployment", name, namespace)

@@ -18,7 +18,7 @@ from infra.core import naming
 from infra.core.errors import OperationFailed
 from infra.kube import apply as kube_apply
 from infra.kube import checks as kube_checks
-from infra.kube import kinds
+from infra.kube import kinds, ownership
 from infra.kube import render as kube_render
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing, check_namespace
@@ -72,8 +72,6 @@ def deploy_workload(
     rest = [doc for doc in docs if kinds.phase(doc) == kinds.Phase.APP]
     deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
 
-    if "replicas" not in deployment["spec"]:
-        _keep_autoscaled_replicas(api, deployment, settings.app.replicas)
     doomed: list[tuple[str, str, str]] = []
     if prune:
         doomed = kube_apply.prune_candidates(api, docs, namespace)
@@ -83,6 +81,8 @@ def deploy_workload(
     kube_apply.apply_all(api, first, console)
     for job in jobs:
         kube_apply.run_migration(api, job, console, pacing)
+    if "replicas" not in deployment["spec"]:  # the autoscaler decides them
+        ownership.hand_over_replicas(api, deployment, settings.app.replicas, console)
     kube_apply.apply_all(api, rest, console)
     _roll_out(api, deployment, console, pacing, rollback=rollback)
     if prune:
@@ -146,15 +146,6 @@ def _roll_out(
             f"{failure.message}. {outcome[0].upper()}{outcome[1:]}; fix the cause shown "
             "above and deploy again."
         ) from None
-
-
-def _keep_autoscaled_replicas(api: KubeApi, deployment: dict[str, Any], minimum: int) -> None:
-    """With an autoscaler the rendered Deployment has no `replicas`; applying it without one
-    would reset a running Deployment to 1 pod. Apply the count the autoscaler chose (or its
-    minimum on the first deploy), so the apply changes nothing the HPA decided."""
-    current = api.get("apps/v1", "Deployment", kube_render.APP, naming.K8S_NAMESPACE)
-    running = ((current or {}).get("spec") or {}).get("replicas")
-    deployment["spec"]["replicas"] = max(running or minimum, minimum)
 
 
 def _url(api: KubeApi, namespace: str, console: Console) -> str | None:

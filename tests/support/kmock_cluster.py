@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import json
 import re
 import socket
 import threading
@@ -301,3 +302,35 @@ def running_cluster() -> Iterator[Cluster]:
     finally:
         cluster.loop.call_soon_threadsafe(box["stop"].set)
         thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One server-side apply the emulator received, as sent."""
+
+    plural: str
+    name: str
+    manager: str
+    force: bool
+    body: dict[str, Any]
+
+
+def applies(cluster: Cluster) -> list[Applied]:
+    """Every server-side apply, in order, with its field manager and the body as sent."""
+    return [
+        Applied(
+            request.resource.plural,
+            request.name,
+            request.params.get("fieldManager", ""),
+            request.params.get("force") == "true",
+            json.loads(request.text),
+        )
+        for request in cluster.emulator.log
+        if request.method == "PATCH"
+        and request.headers.get("Content-Type", "").startswith("application/apply-patch")
+    ]
+
+
+def history(cluster: Cluster, resource: str, namespace: str, name: str) -> list[dict[str, Any]]:
+    """Every stored version of an object, oldest first (e.g. resource 'apps/v1/deployments')."""
+    return [dict(version) for version in cluster.emulator.objects[resource, namespace, name, :]]
