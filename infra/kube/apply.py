@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from infra.core.errors import OperationFailed
 from infra.kube import diagnose as kube_diagnose
+from infra.kube import ownership
 from infra.kube.client import KubeApi, Pacing
 from infra.kube.kinds import PRUNABLE
 from infra.kube.render import MANAGED_BY_LABEL
@@ -25,8 +26,21 @@ def ref(doc: dict[str, Any]) -> str:
     return f"{doc['kind']}/{doc['metadata']['name']}"
 
 
-def apply_all(api: KubeApi, docs: list[dict[str, Any]], console: Console) -> None:
+def apply_all(
+    api: KubeApi,
+    docs: list[dict[str, Any]],
+    console: Console,
+    *,
+    autoscaler_minimum: int = 1,
+) -> None:
+    """Apply each object as field manager gifstack: first take over the fields set on it by
+    hand (so the apply removes those the manifests dropped), then, for a Deployment whose
+    replicas an autoscaler decides, hand replicas over to it (so leaving them out keeps the
+    count), then apply."""
     for doc in docs:
+        ownership.take_over(api, doc, console)
+        if doc["kind"] == "Deployment" and "replicas" not in doc["spec"]:
+            ownership.hand_over_replicas(api, doc, autoscaler_minimum, console)
         api.apply(doc)
         console.print(f"  applied {escape(ref(doc))}")
 

@@ -100,6 +100,31 @@ class KubeApi:
             )
         return result.to_dict()
 
+    def replace_managed_fields(
+        self, live: dict[str, Any], entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Rewrite an object's managedFields (a merge patch, as the Server-Side Apply docs
+        allow for any write but an apply), only if it is still at the resourceVersion read:
+        Conflict otherwise."""
+        metadata = live["metadata"]
+        resource = self._resource(live["apiVersion"], live["kind"])
+        body = {
+            "metadata": {
+                "name": metadata["name"],
+                "resourceVersion": metadata["resourceVersion"],
+                "managedFields": entries,
+            }
+        }
+        with self._call(
+            f"taking over the fields of {_ref(live)}", namespace=metadata.get("namespace")
+        ):
+            return resource.patch(
+                body=body,
+                namespace=metadata.get("namespace"),
+                content_type="application/merge-patch+json",
+                _request_timeout=TIMEOUT,
+            ).to_dict()
+
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from infra.core import naming
 from infra.core.errors import OperationFailed
 from infra.kube import apply as kube_apply
 from infra.kube import checks as kube_checks
-from infra.kube import kinds, ownership
+from infra.kube import kinds
 from infra.kube import render as kube_render
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing, check_namespace
@@ -81,9 +81,7 @@ def deploy_workload(
     kube_apply.apply_all(api, first, console)
     for job in jobs:
         kube_apply.run_migration(api, job, console, pacing)
-    if "replicas" not in deployment["spec"]:  # the autoscaler decides them
-        ownership.hand_over_replicas(api, deployment, settings.app.replicas, console)
-    kube_apply.apply_all(api, rest, console)
+    kube_apply.apply_all(api, rest, console, autoscaler_minimum=settings.app.replicas)
     _roll_out(api, deployment, console, pacing, rollback=rollback)
     if prune:
         kube_apply.prune(api, docs, namespace, console, doomed)

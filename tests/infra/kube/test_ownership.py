@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from infra.kube import ownership
 from infra.kube import render as kube_render
 from infra.kube import step as kube
 from infra.kube.client import FIELD_MANAGER, KubeApi, Pacing
@@ -108,3 +109,87 @@ def test_replicas_we_owned_before_autoscaling_are_handed_over_not_reset(cluster,
     assert deployment(cluster)["spec"]["replicas"] == 5
     assert FIELD_MANAGER not in replicas_owners(deployment(cluster))
     assert "handed spec.replicas of Deployment/gif-app (5) over" in text
+
+
+def hand_edit(cluster, api_version, kind, name, body, manager, *, apply=False):
+    """A change made by hand with kubectl: `kubectl edit/patch/rollout undo` (an Update by
+    kubectl-edit, kubectl-patch, kubectl-rollout) or `kubectl apply --server-side` (Apply)."""
+    controllers = Controllers(cluster)
+    resource = controllers._kind(api_version, kind)
+    body = {"apiVersion": api_version, "kind": kind, **body}
+    body["metadata"] = {"name": name, "namespace": "gif", **body.get("metadata", {})}
+    if apply:
+        controllers.dynamic.server_side_apply(
+            resource, body=body, namespace="gif", field_manager=manager, force_conflicts=True
+        )
+    else:
+        resource.patch(
+            body=body,
+            namespace="gif",
+            content_type="application/merge-patch+json",
+            field_manager=manager,
+        )
+
+
+def test_fields_set_by_hand_with_kubectl_go_when_the_manifests_do_not_have_them(cluster):
+    dev = params.load("dev")
+    controllers = Controllers(cluster)
+    deploy(cluster, dev, "v1", controllers)
+    # `kubectl rollout undo` to a template of an older manifest (an annotation we dropped
+    # since), and `kubectl apply --server-side` of a hot fix to the Service.
+    old_template = {"template": {"metadata": {"annotations": {"example.com/old": "x"}}}}
+    hand_edit(
+        cluster, "apps/v1", "Deployment", "gif-app", {"spec": old_template}, "kubectl-rollout"
+    )
+    hotfix = {"metadata": {"annotations": {"example.com/hotfix": "1"}}}
+    hand_edit(cluster, "v1", "Service", "gif-app", hotfix, "kubectl", apply=True)
+
+    text = deploy(cluster, dev, "v1", controllers)
+
+    api = KubeApi(cluster.api_client())
+    live = api.get("apps/v1", "Deployment", "gif-app", "gif")
+    assert "example.com/old" not in live["spec"]["template"]["metadata"]["annotations"]
+    service = api.get("v1", "Service", "gif-app", "gif")
+    assert "example.com/hotfix" not in service["metadata"]["annotations"]
+    for obj in (live, service):
+        managers = {entry["manager"] for entry in obj["metadata"]["managedFields"]}
+        assert not any(manager.startswith("kubectl") for manager in managers), managers
+    assert "took over the fields kubectl-rollout set on Deployment/gif-app" in text
+
+
+def test_a_replicas_count_edited_by_hand_is_handed_to_the_autoscaler_not_reset(cluster, prod):
+    controllers = Controllers(cluster)
+    deploy(cluster, prod, "v1", controllers)
+    hand_edit(
+        cluster, "apps/v1", "Deployment", "gif-app", {"spec": {"replicas": 4}}, "kubectl-edit"
+    )
+
+    deploy(cluster, prod, "v1", controllers)
+    assert deployment(cluster)["spec"]["replicas"] == 4
+    assert FIELD_MANAGER not in replicas_owners(deployment(cluster))
+
+
+def test_taking_over_leaves_controllers_and_subresources_alone(cluster):
+    api = KubeApi(cluster.api_client())
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm", "namespace": "gif"},
+        "data": {"a": "1"},
+    }
+    api.apply(config)
+    hand_edit(cluster, "v1", "ConfigMap", "cm", {"data": {"b": "2"}}, "kubectl-patch")
+    hand_edit(cluster, "v1", "ConfigMap", "cm", {"data": {"c": "3"}}, "some-controller")
+    before = len(cluster.emulator.log)
+
+    ownership.take_over(api, config, Console())
+    live = api.get("v1", "ConfigMap", "cm", "gif")
+    assert owned_fields(live, FIELD_MANAGER) == {("data", "a"), ("data", "b")}
+    assert owned_fields(live, "some-controller", "Update") == {("data", "c")}
+    assert {entry["manager"] for entry in live["metadata"]["managedFields"]} == {
+        FIELD_MANAGER,
+        "some-controller",
+    }
+    ownership.take_over(api, config, Console())  # nothing left to take: no write
+    writes = [r for r in cluster.emulator.log[before:] if r.method == "PATCH"]
+    assert len(writes) == 1
