@@ -16,7 +16,6 @@ from infra.kube import diagnose as kube_diagnose
 from infra.kube import ownership
 from infra.kube.client import KubeApi, Pacing
 from infra.kube.kinds import PRUNABLE
-from infra.kube.render import MANAGED_BY_LABEL
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods
 JOB_WAIT_GRACE_SECONDS = 60  # on top of activeDeadlineSeconds, for the controller to report
@@ -126,16 +125,17 @@ def _print_job_pods(api: KubeApi, name: str, namespace: str, console: Console) -
 def prune_candidates(
     api: KubeApi, docs: list[dict[str, Any]], namespace: str
 ) -> list[tuple[str, str, str]]:
-    """(apiVersion, kind, name) of our objects in the namespace that are no longer rendered."""
+    """(apiVersion, kind, name) of the objects in the namespace that gifstack applied and no
+    longer renders, over every prunable kind of kinds.py. Ours means applied by our field
+    manager (its Apply entry in managedFields), not carrying our label: a copy someone
+    applied by hand with the label is not ours to delete."""
     rendered = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
-    selector = f"{MANAGED_BY_LABEL}=gifstack"
     found = []
     for api_version, kind in PRUNABLE:
-        for item in api.list(api_version, kind, namespace, label_selector=selector):
+        for item in api.list(api_version, kind, namespace):
             metadata = item["metadata"]
-            labels = metadata.get("labels") or {}
-            # Ours, top-level (controllers' children carry our labels too), not rendered.
-            if labels.get(MANAGED_BY_LABEL) != "gifstack" or metadata.get("ownerReferences"):
+            # Controllers' children are never ours, whatever their managedFields say.
+            if metadata.get("ownerReferences") or not ownership.applied_by_us(item):
                 continue
             if (kind, metadata["name"]) not in rendered:
                 found.append((api_version, kind, metadata["name"]))

@@ -193,3 +193,31 @@ def test_taking_over_leaves_controllers_and_subresources_alone(cluster):
     ownership.take_over(api, config, Console())  # nothing left to take: no write
     writes = [r for r in cluster.emulator.log[before:] if r.method == "PATCH"]
     assert len(writes) == 1
+
+
+def test_turning_autoscaling_off_deletes_the_hpa_before_the_deployment_is_applied(cluster, prod):
+    controllers = Controllers(cluster, seconds_per_pod=30)
+    deploy(cluster, prod, "v1", controllers)
+    controllers.autoscaler_wants = 6  # the HPA would scale out, if it were still there
+    fixed = prod.model_copy(update={"app": prod.app.model_copy(update={"autoscaling": False})})
+
+    text = deploy(cluster, fixed, "v2", controllers)
+
+    log = cluster.emulator.log
+    hpa_deleted = next(i for i, r in enumerate(log) if r.method == "DELETE" and r.name == "gif-app")
+    assert log[hpa_deleted].resource.plural == "horizontalpodautoscalers"
+    v2_applied = next(
+        i
+        for i, r in enumerate(log)
+        if r.method == "PATCH" and ":v2" in r.text and r.resource.plural == "deployments"
+    )
+    assert hpa_deleted < v2_applied
+    assert "pruned HorizontalPodAutoscaler/gif-app" in text
+    # Nothing scaled the new version away from the rendered count during its rollout.
+    versions = history(cluster, DEPLOYMENTS, "gif", "gif-app")
+    v2 = [
+        v
+        for v in versions
+        if v and v["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v2")
+    ]
+    assert {v["spec"]["replicas"] for v in v2} == {fixed.app.replicas}
