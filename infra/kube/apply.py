@@ -17,7 +17,12 @@ from infra.kube import ownership
 from infra.kube.client import KubeApi, Pacing
 from infra.kube.kinds import PRUNABLE
 
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods
+# The label the API server puts on a Job's pod template, so on its pods: the Job's uid. It
+# selects exactly this Job's pods; job-name would also select the pods of an earlier Job of
+# the same name (a failed migration is deleted and made again under its name) while the
+# garbage collector has not removed them yet.
+# https://kubernetes.io/docs/reference/labels-annotations-taints/#batch-kubernetes-io-controller-uid
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_WAIT_GRACE_SECONDS = 60  # on top of activeDeadlineSeconds, for the controller to report
 
 
@@ -85,7 +90,7 @@ def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: P
                 if failed
                 else f"not finished after {deadline} s"
             )
-            _print_job_pods(api, name, namespace, console)
+            _print_job_pods(api, current or job, console)
             raise OperationFailed(
                 f"migration Job {name} failed ({reason}). Nothing else was changed: the "
                 "running version keeps serving. Fix the cause (its pod logs are above) and "
@@ -113,8 +118,10 @@ def _wait_gone(api: KubeApi, name: str, namespace: str, pacing: Pacing) -> None:
         pacing.sleep(pacing.interval)
 
 
-def _print_job_pods(api: KubeApi, name: str, namespace: str, console: Console) -> None:
-    pods = api.list("v1", "Pod", namespace, label_selector=f"{JOB_NAME_LABEL}={name}")
+def _print_job_pods(api: KubeApi, job: dict[str, Any], console: Console) -> None:
+    name = job["metadata"]["name"]
+    selector = f"{JOB_UID_LABEL}={job['metadata'].get('uid', '')}"
+    pods = api.list("v1", "Pod", job["metadata"]["namespace"], label_selector=selector)
     if not pods:
         console.print(f"[red]migration Job {escape(name)} has no pods to show logs of[/red]")
         return

@@ -10,6 +10,7 @@ from infra.core.errors import OperationFailed
 from infra.kube import apply as kube_apply
 from infra.kube import kinds
 from infra.kube.client import KubeApi, Pacing
+from tests.support.fake_controllers import Controllers
 from tests.support.kmock_cluster import running_cluster
 
 OURS = {"app.kubernetes.io/managed-by": "gifstack"}
@@ -99,3 +100,39 @@ def test_a_completed_migration_is_not_applied_again(api):
     after = api.get("batch/v1", "Job", "gif-migrate-abc", "gif")["metadata"]["resourceVersion"]
     assert before == after
     assert "already completed for this image: skipped" in console.export_text()
+
+
+def test_a_failed_migration_shows_the_logs_of_its_own_pods_only():
+    # A failed Job is deleted and made again under the same name: the old Job's pods (the
+    # garbage collector removes them later) share its job-name label, not its uid.
+    with running_cluster() as cluster:
+        api = KubeApi(cluster.api_client())
+        image = "repo/gif-service:v1"
+        job = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "gif-migrate-abc", "namespace": "gif"},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": "migrate"}},
+                    "spec": {
+                        "initContainers": [{"name": "migrate", "image": image}],
+                        "containers": [{"name": "seed", "image": image}],
+                    },
+                }
+            },
+        }
+        controllers = Controllers(cluster, failing_migrations={image})
+        controllers.migration_error = "ERROR: first attempt"
+        pacing = Pacing(10, controllers.step, controllers.clock)
+        with pytest.raises(OperationFailed):
+            kube_apply.run_migration(api, job, Console(), pacing)
+
+        controllers.migration_error = "ERROR: second attempt"
+        console = Console(record=True, width=200)
+        with pytest.raises(OperationFailed):
+            kube_apply.run_migration(api, job, console, pacing)
+    text = console.export_text()
+    assert "failed before: deleting it to run it again" in text
+    assert "ERROR: second attempt" in text
+    assert "first attempt" not in text
