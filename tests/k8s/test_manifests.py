@@ -197,3 +197,17 @@ def test_a_node_drain_may_evict_app_pods_that_are_not_ready(env):
     spec = rendered(env, "PodDisruptionBudget")["spec"]
     assert spec["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert spec["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("env", params.environments())
+def test_disruptions_do_not_spend_the_migration_jobs_retries(env):
+    # A drain, preemption or eviction marks the pod with the DisruptionTarget condition; the
+    # Job ignores such failures (a new pod, backoffLimit untouched) and counts the rest.
+    spec = rendered(env, "Job")["spec"]
+    rules = spec["podFailurePolicy"]["rules"]
+    assert {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    } in rules
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
+    assert spec["backoffLimit"] == 2
