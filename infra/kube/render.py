@@ -30,7 +30,9 @@ APP_NAME = "gif-service"
 APP = "gif-app"  # Deployment, Service, PDB, HPA and the app's NetworkPolicy
 CONFIG = "gif-config"
 MIGRATE = "gif-migrate"  # the Job's name prefix and the migration NetworkPolicy
-POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
+SOURCE_DATABASE_PORT = 5432  # k8s/80-networkpolicy.yaml's placeholder for the database port
+HTTPS_PORT = 443
+ANYWHERE = "0.0.0.0/0"
 ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
 CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -39,6 +41,7 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # The stack outputs the manifests are rendered with (which stack makes each: the stack
 # table, infra/stacks/specs.py).
 REQUIRED_OUTPUTS = (
+    naming.Outputs.DATABASE_SUBNET_CIDRS,
     naming.Outputs.DATABASE_ENDPOINT,
     naming.Outputs.DATABASE_PORT,
     naming.Outputs.DATABASE_NAME,
@@ -54,9 +57,13 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 
 def offline_outputs(settings: Settings) -> dict[str, str]:
     """Clearly fake stack outputs, so every environment renders without an AWS account."""
+    from infra.stacks.network import database_subnet_cidrs  # troposphere: only when offline
+
     account = "000000000000"
     arn = f"arn:aws:iam::{account}:role"
     return {
+        # Computed as the network stack makes them: addresses, not secrets.
+        naming.Outputs.DATABASE_SUBNET_CIDRS: ",".join(database_subnet_cidrs(settings)),
         naming.Outputs.DATABASE_ENDPOINT: f"{settings.project}-{settings.env}-db.offline.invalid",
         naming.Outputs.DATABASE_PORT: str(settings.database.port),
         naming.Outputs.DATABASE_NAME: settings.database.name,
@@ -272,15 +279,25 @@ def _autoscaler(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
 def _network_policy(
     settings: Settings, outputs: dict[str, str], doc: dict[str, Any]
 ) -> dict[str, Any]:
+    """Ports and addresses by what each rule is written for in k8s/80-networkpolicy.yaml: ingress
+    to 8080 is the app's port; egress to 5432 the database's subnets and port; egress to 443
+    (AWS APIs) the VPC when the interface endpoints serve them, else anywhere. DNS (to the
+    cluster DNS pods) and the Pod Identity agent go as written; so does a policy with no rules
+    (the namespace's default deny)."""
     spec = doc["spec"]
     for rule in spec.get("ingress", []):
         for port in rule.get("ports", []):
             port["port"] = settings.app.port
     database_port = int(outputs[naming.Outputs.DATABASE_PORT])
+    database_cidrs = outputs[naming.Outputs.DATABASE_SUBNET_CIDRS].split(",")
     for rule in spec.get("egress", []):
-        for peer in rule.get("to", []):
-            if peer["ipBlock"]["cidr"] != POD_IDENTITY_AGENT_CIDR:
-                peer["ipBlock"]["cidr"] = settings.network.cidr  # the database is in the VPC
-                for port in rule["ports"]:
-                    port["port"] = database_port
+        ports = {port["port"] for port in rule.get("ports", [])}
+        if ports == {SOURCE_DATABASE_PORT}:
+            rule["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in database_cidrs]
+            for port in rule["ports"]:
+                port["port"] = database_port
+        elif ports == {HTTPS_PORT}:
+            # Without endpoints, Secrets Manager is reached through NAT at public addresses.
+            inside = settings.network.interface_endpoints
+            rule["to"] = [{"ipBlock": {"cidr": settings.network.cidr if inside else ANYWHERE}}]
     return doc

@@ -73,6 +73,11 @@ class NetworkSettings(_Section):
         "single", description="One NAT gateway (cheap) or one per AZ (no cross-AZ dependency)."
     )
     flow_log_retention_days: int = Field(30, description="CloudWatch retention of VPC flow logs.")
+    interface_endpoints: bool = Field(
+        False,
+        description="Interface VPC endpoints for Secrets Manager and STS in the private subnets "
+        "(the migration's HTTPS egress then stays in the VPC); billed per endpoint per AZ-hour.",
+    )
 
     @field_validator("cidr")
     @classmethod

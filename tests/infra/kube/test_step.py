@@ -89,6 +89,7 @@ def test_deploy_applies_in_order_with_field_manager_waits_and_returns_url(cluste
         ("poddisruptionbudgets", "gif-app"),
         ("networkpolicies", "gif-app"),
         ("networkpolicies", "gif-migrate"),
+        ("networkpolicies", "gif-default-deny"),
     ]
     for request in cluster.emulator.log:
         if request.method == "PATCH" and "apply-patch" in request.headers.get("Content-Type", ""):
