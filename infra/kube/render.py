@@ -255,8 +255,11 @@ def _deployment(
     pod["serviceAccountName"] = naming.APP_SERVICE_ACCOUNT
     container = pod["containers"][0]
     container["image"] = image
-    container["ports"][0]["containerPort"] = app.port
+    ports = {port["name"]: port for port in container["ports"]}
+    ports["http"]["containerPort"] = app.port
+    ports["metrics"]["containerPort"] = app.metrics_port
     _set_env(container, "PORT", str(app.port))
+    _set_env(container, "METRICS_PORT", str(app.metrics_port))
     container["resources"] = {
         "requests": {"cpu": app.cpu_request, "memory": app.memory_request},
         "limits": {"cpu": app.cpu_limit, "memory": app.memory_limit},
@@ -283,11 +286,13 @@ def _network_policy(
     to 8080 is the app's port; egress to 5432 the database's subnets and port; egress to 443
     (AWS APIs) the VPC when the interface endpoints serve them, else anywhere. DNS (to the
     cluster DNS pods) and the Pod Identity agent go as written; so does a policy with no rules
-    (the namespace's default deny)."""
+    (the namespace's default deny). /metrics is reachable only from the scraper params name."""
     spec = doc["spec"]
     for rule in spec.get("ingress", []):
         for port in rule.get("ports", []):
             port["port"] = settings.app.port
+    if doc["metadata"]["name"] == APP and settings.app.metrics_scraper_namespace:
+        spec["ingress"].append(_scraper_rule(settings))
     database_port = int(outputs[naming.Outputs.DATABASE_PORT])
     database_cidrs = outputs[naming.Outputs.DATABASE_SUBNET_CIDRS].split(",")
     for rule in spec.get("egress", []):
@@ -301,3 +306,14 @@ def _network_policy(
             inside = settings.network.interface_endpoints
             rule["to"] = [{"ipBlock": {"cidr": settings.network.cidr if inside else ANYWHERE}}]
     return doc
+
+
+def _scraper_rule(settings: Settings) -> dict[str, Any]:
+    """/metrics from the scraper's pods only: both selectors in one peer means pods with those
+    labels in that namespace (a namespace selector alone: any pod there)."""
+    app = settings.app
+    namespace = {"matchLabels": {"kubernetes.io/metadata.name": app.metrics_scraper_namespace}}
+    peer: dict[str, Any] = {"namespaceSelector": namespace}
+    if app.metrics_scraper_pod_labels:
+        peer["podSelector"] = {"matchLabels": dict(app.metrics_scraper_pod_labels)}
+    return {"from": [peer], "ports": [{"port": app.metrics_port, "protocol": "TCP"}]}

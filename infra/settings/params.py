@@ -199,6 +199,26 @@ class AppSettings(_Section):
     db_sslmode: Literal["disable", "require", "verify-full"] = "verify-full"
     autoscaling: bool = False
     max_replicas: int = Field(6, ge=1, le=100)
+    metrics_port: int = Field(9090, ge=1024, le=65535, description="GET /metrics; no Service.")
+    # Who may scrape /metrics (NetworkPolicy): pods of this namespace, with these labels if any.
+    metrics_scraper_namespace: str | None = Field(
+        None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
+    metrics_scraper_pod_labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _metrics(self) -> AppSettings:
+        if self.metrics_port == self.port:
+            raise ValueError(
+                f"metrics_port ({self.metrics_port}) must differ from port: /metrics has a port "
+                "of its own, which the load balancer never exposes"
+            )
+        if self.metrics_scraper_pod_labels and not self.metrics_scraper_namespace:
+            raise ValueError(
+                "metrics_scraper_pod_labels needs metrics_scraper_namespace (the namespace the "
+                "scraper runs in)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _replicas(self) -> AppSettings:

@@ -100,3 +100,55 @@ def test_no_egress_rule_of_any_environment_is_open_to_every_peer_or_dns_anywhere
                 assert rule.get("to"), f"{env} {policy['metadata']['name']}: a rule without peers"
                 if {p["port"] for p in rule["ports"]} == {53}:
                     assert rule["to"] == [DNS_PEER]
+
+
+def _deployment_container(settings) -> dict:
+    rendered = kube_render.render(settings, kube_render.offline_outputs(settings), "v1")
+    (deployment,) = [d for d in rendered if d["kind"] == "Deployment"]
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_the_metrics_port_comes_from_params_and_the_service_never_exposes_it():
+    settings = changed_settings("dev", app={"metrics_port": 9464})
+    container = _deployment_container(settings)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8080, "metrics": 9464}
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert (env["PORT"], env["METRICS_PORT"]) == ("8080", "9464")
+    rendered = kube_render.render(settings, kube_render.offline_outputs(settings), "v1")
+    (service,) = [d for d in rendered if d["kind"] == "Service"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+
+
+def test_no_one_may_scrape_metrics_unless_params_name_the_scraper():
+    for env in params.environments():
+        ingress = policies(params.load(env))["gif-app"]["spec"]["ingress"]
+        assert ingress == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+
+
+def test_the_named_scraper_alone_may_reach_the_metrics_port():
+    namespace_only = changed_settings("prod", app={"metrics_scraper_namespace": "monitoring"})
+    monitoring = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    assert policies(namespace_only)["gif-app"]["spec"]["ingress"] == [
+        {"ports": [{"port": 8080, "protocol": "TCP"}]},
+        {"from": [{"namespaceSelector": monitoring}], "ports": [{"port": 9090, "protocol": "TCP"}]},
+    ]
+    labelled = changed_settings(
+        "prod",
+        app={
+            "metrics_scraper_namespace": "monitoring",
+            "metrics_scraper_pod_labels": {"app.kubernetes.io/name": "prometheus"},
+            "metrics_port": 9464,
+        },
+    )
+    assert policies(labelled)["gif-app"]["spec"]["ingress"][1] == {
+        "from": [
+            {
+                "namespaceSelector": monitoring,
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+            }
+        ],
+        "ports": [{"port": 9464, "protocol": "TCP"}],
+    }
+    # The migration takes no traffic at all, scraper or not.
+    assert "ingress" not in policies(labelled)["gif-migrate"]["spec"]

@@ -97,6 +97,18 @@ def test_defaults_are_what_an_environment_file_leaves_out(tmp_path):
             "app:\n  autoscaling: true\n  replicas: 8\n  max_replicas: 4\n",
             ["max_replicas (4) must be at least replicas (8)"],
         ),
+        (
+            "app:\n  metrics_port: 8080\n",
+            ["metrics_port (8080) must differ from port", "never exposes"],
+        ),
+        (
+            "app:\n  metrics_scraper_pod_labels: {app: prometheus}\n",
+            ["metrics_scraper_pod_labels needs metrics_scraper_namespace"],
+        ),
+        (
+            "app:\n  metrics_scraper_namespace: Monitoring\n",
+            ["app.metrics_scraper_namespace", "should match pattern"],
+        ),
         ("region: Ireland\n", ["region", "should match pattern"]),
         ("env: prod\n", ["'env' is not a setting"]),
         ("- a\n- b\n", ["expected a mapping"]),
