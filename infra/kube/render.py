@@ -33,6 +33,8 @@ MIGRATE = "gif-migrate"  # the Job's name prefix and the migration NetworkPolicy
 SOURCE_DATABASE_PORT = 5432  # k8s/80-networkpolicy.yaml's placeholder for the database port
 HTTPS_PORT = 443
 ANYWHERE = "0.0.0.0/0"
+AWS_LB = "service.beta.kubernetes.io/aws-load-balancer"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
 ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
 CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -103,7 +105,7 @@ def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[
         config,
         _job(outputs, image, sources.pop(("Job", MIGRATE))),
         _deployment(settings, image, _hash(config["data"]), sources.pop(("Deployment", APP))),
-        sources.pop(("Service", APP)),
+        _service(settings, sources.pop(("Service", APP))),
         sources.pop(("PodDisruptionBudget", APP)),
     ]
     hpa = sources.pop(("HorizontalPodAutoscaler", APP))
@@ -264,6 +266,28 @@ def _deployment(
         "requests": {"cpu": app.cpu_request, "memory": app.memory_request},
         "limits": {"cpu": app.cpu_limit, "memory": app.memory_limit},
     }
+    return doc
+
+
+def _service(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    """TLS on 443 at the NLB where params give a certificate, else plain HTTP on 80 as written.
+    The in-tree AWS cloud provider makes a TLS listener for the ports ssl-ports names when
+    ssl-cert is set, with the ssl-negotiation-policy, and plain TCP to the pods unless the
+    backend protocol is "ssl" (cloud-provider-aws, pkg/providers/v1/aws.go,
+    EnsureLoadBalancer's NLB port mappings). /metrics is never a Service port."""
+    certificate = settings.app.tls_certificate_arn
+    if certificate:
+        doc["metadata"]["annotations"].update(
+            {
+                f"{AWS_LB}-ssl-cert": certificate,
+                f"{AWS_LB}-ssl-ports": str(HTTPS_PORT),
+                f"{AWS_LB}-ssl-negotiation-policy": TLS_POLICY,
+                f"{AWS_LB}-backend-protocol": "tcp",
+            }
+        )
+        doc["spec"]["ports"] = [
+            {"name": "https", "port": HTTPS_PORT, "targetPort": "http", "protocol": "TCP"}
+        ]
     return doc
 
 

@@ -205,6 +205,14 @@ class AppSettings(_Section):
         None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
     )
     metrics_scraper_pod_labels: dict[str, str] = Field(default_factory=dict)
+    tls_certificate_arn: str = Field(
+        "",
+        pattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36})?$",
+        description="ACM certificate: TLS on 443 at the load balancer; empty = plain HTTP on 80.",
+    )
+    allow_plain_http: bool = Field(
+        False, description="prod only: accept a public endpoint without TLS (no certificate)."
+    )
 
     @model_validator(mode="after")
     def _metrics(self) -> AppSettings:
@@ -285,6 +293,23 @@ class Settings(_Section):
                 f"database.instance_class: {database.instance_class!r} is not an RDS for "
                 f"PostgreSQL {database.engine_version} instance class in {self.region}.{hint} "
                 "See https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        app, where = self.app, (self.app.tls_certificate_arn.split(":") + [""] * 4)[3]
+        if app.tls_certificate_arn and where != self.region:
+            raise ValueError(
+                f"app.tls_certificate_arn: the certificate is in {where}, the load balancer in "
+                f"{self.region}; request (or import) the certificate in ACM in {self.region}"
+            )
+        if self.is_prod and not app.tls_certificate_arn and not app.allow_plain_http:
+            raise ValueError(
+                "app.tls_certificate_arn is not set, so prod's public endpoint would be plain "
+                "HTTP. Set app.tls_certificate_arn to an ACM certificate's ARN in "
+                f"{self.region} (README: Security, TLS), or set app.allow_plain_http: true to "
+                "accept plain HTTP"
             )
         return self
 

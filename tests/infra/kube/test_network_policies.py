@@ -152,3 +152,37 @@ def test_the_named_scraper_alone_may_reach_the_metrics_port():
     }
     # The migration takes no traffic at all, scraper or not.
     assert "ingress" not in policies(labelled)["gif-migrate"]["spec"]
+
+
+# --- the Service: TLS at the load balancer (issue 13 item 4) --------------------------------
+
+LB = "service.beta.kubernetes.io/aws-load-balancer"
+CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+
+
+def _service(settings) -> dict:
+    rendered = kube_render.render(settings, kube_render.offline_outputs(settings), "v1")
+    (service,) = [d for d in rendered if d["kind"] == "Service"]
+    return service
+
+
+def test_with_a_certificate_the_load_balancer_serves_tls_on_443_only():
+    service = _service(changed_settings("prod", app={"tls_certificate_arn": CERTIFICATE}))
+    annotations = service["metadata"]["annotations"]
+    assert annotations[f"{LB}-type"] == "nlb"
+    assert annotations[f"{LB}-ssl-cert"] == CERTIFICATE
+    assert annotations[f"{LB}-ssl-ports"] == "443"
+    assert annotations[f"{LB}-ssl-negotiation-policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert annotations[f"{LB}-backend-protocol"] == "tcp"  # TLS ends at the NLB
+    assert service["spec"]["ports"] == [
+        {"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}
+    ]
+
+
+def test_without_one_it_is_plain_http_on_80_as_before():
+    for env in ("dev", "prod"):
+        service = _service(params.load(env))
+        assert not any("ssl" in key for key in service["metadata"]["annotations"])
+        assert service["spec"]["ports"] == [
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+        ]
