@@ -186,3 +186,18 @@ def test_without_one_it_is_plain_http_on_80_as_before():
         assert service["spec"]["ports"] == [
             {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
         ]
+
+
+def test_with_a_scraper_and_a_certificate_the_objects_are_still_valid_kubernetes():
+    from infra.kube import checks as kube_checks
+
+    settings = changed_settings(
+        "prod",
+        app={
+            "tls_certificate_arn": CERTIFICATE,
+            "metrics_scraper_namespace": "monitoring",
+            "metrics_scraper_pod_labels": {"app.kubernetes.io/name": "prometheus"},
+        },
+    )
+    docs = kube_render.render(settings, kube_render.offline_outputs(settings), "v1")
+    assert kube_checks.validate_docs(docs, settings.cluster.kubernetes_version) == []
