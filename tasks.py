@@ -128,6 +128,16 @@ def lint(c, env=None):
         raise OperationFailed(f"lint found problems: {', '.join(failed)}")
 
 
+@task
+@reported
+def audit(c):
+    """Known vulnerabilities in requirements.lock and app/requirements.lock (pip-audit; needs
+    the network for the advisories, so it fails, never passes, on a machine without one)."""
+    from infra.commands import audit as auditing
+
+    auditing.run()
+
+
 # --- deploy engine: deploy, diff, status, destroy, recover; local.up/down/status -------
 
 _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod)."
@@ -399,7 +409,19 @@ image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
 
 ns = Collection(
-    test, lock, run, synth, lint, deploy, diff, status, destroy, recover, bootstrap, kubeconfig
+    test,
+    lock,
+    run,
+    synth,
+    lint,
+    audit,
+    deploy,
+    diff,
+    status,
+    destroy,
+    recover,
+    bootstrap,
+    kubeconfig,
 )
 for sub in (local_ns, k8s_ns, image_ns):
     ns.add_collection(sub)

@@ -27,6 +27,7 @@ class Outputs:
     VPC_ID = "VpcId"
     PUBLIC_SUBNET_IDS = "PublicSubnetIds"  # comma-separated
     PRIVATE_SUBNET_IDS = "PrivateSubnetIds"  # comma-separated
+    DATABASE_SUBNET_CIDRS = "DatabaseSubnetCidrs"  # comma-separated: PostgreSQL egress peers
     APP_SECURITY_GROUP_ID = "AppSecurityGroupId"  # nodes/pods that may reach the database
     DATABASE_SECURITY_GROUP_ID = "DatabaseSecurityGroupId"  # admits only the app group
 

@@ -31,7 +31,11 @@ APP_NAME = "gif-service"
 APP = "gif-app"  # Deployment, Service, PDB, HPA and the app's NetworkPolicy
 CONFIG = "gif-config"
 MIGRATE = "gif-migrate"  # the Job's name prefix and the migration NetworkPolicy
-POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
+SOURCE_DATABASE_PORT = 5432  # k8s/80-networkpolicy.yaml's placeholder for the database port
+HTTPS_PORT = 443
+ANYWHERE = "0.0.0.0/0"
+AWS_LB = "service.beta.kubernetes.io/aws-load-balancer"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
 ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
 CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -40,6 +44,7 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # The stack outputs the manifests are rendered with (which stack makes each: the stack
 # table, infra/stacks/specs.py).
 REQUIRED_OUTPUTS = (
+    naming.Outputs.DATABASE_SUBNET_CIDRS,
     naming.Outputs.DATABASE_ENDPOINT,
     naming.Outputs.DATABASE_PORT,
     naming.Outputs.DATABASE_NAME,
@@ -55,9 +60,13 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 
 def offline_outputs(settings: Settings) -> dict[str, str]:
     """Clearly fake stack outputs, so every environment renders without an AWS account."""
+    from infra.stacks.network import database_subnet_cidrs  # troposphere: only when offline
+
     account = "000000000000"
     arn = f"arn:aws:iam::{account}:role"
     return {
+        # Computed as the network stack makes them: addresses, not secrets.
+        naming.Outputs.DATABASE_SUBNET_CIDRS: ",".join(database_subnet_cidrs(settings)),
         naming.Outputs.DATABASE_ENDPOINT: f"{settings.project}-{settings.env}-db.offline.invalid",
         naming.Outputs.DATABASE_PORT: str(settings.database.port),
         naming.Outputs.DATABASE_NAME: settings.database.name,
@@ -97,7 +106,7 @@ def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[
         config,
         _job(outputs, image, sources.pop(("Job", MIGRATE))),
         _deployment(settings, image, _hash(config["data"]), sources.pop(("Deployment", APP))),
-        _service(sources.pop(("Service", APP))),
+        _service(settings, sources.pop(("Service", APP))),
         sources.pop(("PodDisruptionBudget", APP)),
     ]
     hpa = sources.pop(("HorizontalPodAutoscaler", APP))
@@ -251,8 +260,11 @@ def _deployment(
     container = pod["containers"][0]
     container["lifecycle"]["preStop"] = {"sleep": {"seconds": timing.PRE_STOP_SLEEP_SECONDS}}
     container["image"] = image
-    container["ports"][0]["containerPort"] = app.port
+    ports = {port["name"]: port for port in container["ports"]}
+    ports["http"]["containerPort"] = app.port
+    ports["metrics"]["containerPort"] = app.metrics_port
     _set_env(container, "PORT", str(app.port))
+    _set_env(container, "METRICS_PORT", str(app.metrics_port))
     container["resources"] = {
         "requests": {"cpu": app.cpu_request, "memory": app.memory_request},
         "limits": {"cpu": app.cpu_limit, "memory": app.memory_limit},
@@ -260,9 +272,27 @@ def _deployment(
     return doc
 
 
-def _service(doc: dict[str, Any]) -> dict[str, Any]:
-    # The NLB health check the pods' termination timings are derived from (timing.py).
+def _service(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
+    """TLS on 443 at the NLB where params give a certificate, else plain HTTP on 80 as written.
+    The in-tree AWS cloud provider makes a TLS listener for the ports ssl-ports names when
+    ssl-cert is set, with the ssl-negotiation-policy, and plain TCP to the pods unless the
+    backend protocol is "ssl" (cloud-provider-aws, pkg/providers/v1/aws.go,
+    EnsureLoadBalancer's NLB port mappings). /metrics is never a Service port. The NLB health
+    check is the one the pods' termination timings are derived from (timing.py)."""
     doc["metadata"].setdefault("annotations", {}).update(timing.service_annotations())
+    certificate = settings.app.tls_certificate_arn
+    if certificate:
+        doc["metadata"]["annotations"].update(
+            {
+                f"{AWS_LB}-ssl-cert": certificate,
+                f"{AWS_LB}-ssl-ports": str(HTTPS_PORT),
+                f"{AWS_LB}-ssl-negotiation-policy": TLS_POLICY,
+                f"{AWS_LB}-backend-protocol": "tcp",
+            }
+        )
+        doc["spec"]["ports"] = [
+            {"name": "https", "port": HTTPS_PORT, "targetPort": "http", "protocol": "TCP"}
+        ]
     return doc
 
 
@@ -281,15 +311,38 @@ def _autoscaler(settings: Settings, doc: dict[str, Any]) -> dict[str, Any]:
 def _network_policy(
     settings: Settings, outputs: dict[str, str], doc: dict[str, Any]
 ) -> dict[str, Any]:
+    """Ports and addresses by what each rule is written for in k8s/80-networkpolicy.yaml: ingress
+    to 8080 is the app's port; egress to 5432 the database's subnets and port; egress to 443
+    (AWS APIs) the VPC when the interface endpoints serve them, else anywhere. DNS (to the
+    cluster DNS pods) and the Pod Identity agent go as written; so does a policy with no rules
+    (the namespace's default deny). /metrics is reachable only from the scraper params name."""
     spec = doc["spec"]
     for rule in spec.get("ingress", []):
         for port in rule.get("ports", []):
             port["port"] = settings.app.port
+    if doc["metadata"]["name"] == APP and settings.app.metrics_scraper_namespace:
+        spec["ingress"].append(_scraper_rule(settings))
     database_port = int(outputs[naming.Outputs.DATABASE_PORT])
+    database_cidrs = outputs[naming.Outputs.DATABASE_SUBNET_CIDRS].split(",")
     for rule in spec.get("egress", []):
-        for peer in rule.get("to", []):
-            if peer["ipBlock"]["cidr"] != POD_IDENTITY_AGENT_CIDR:
-                peer["ipBlock"]["cidr"] = settings.network.cidr  # the database is in the VPC
-                for port in rule["ports"]:
-                    port["port"] = database_port
+        ports = {port["port"] for port in rule.get("ports", [])}
+        if ports == {SOURCE_DATABASE_PORT}:
+            rule["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in database_cidrs]
+            for port in rule["ports"]:
+                port["port"] = database_port
+        elif ports == {HTTPS_PORT}:
+            # Without endpoints, Secrets Manager is reached through NAT at public addresses.
+            inside = settings.network.interface_endpoints
+            rule["to"] = [{"ipBlock": {"cidr": settings.network.cidr if inside else ANYWHERE}}]
     return doc
+
+
+def _scraper_rule(settings: Settings) -> dict[str, Any]:
+    """/metrics from the scraper's pods only: both selectors in one peer means pods with those
+    labels in that namespace (a namespace selector alone: any pod there)."""
+    app = settings.app
+    namespace = {"matchLabels": {"kubernetes.io/metadata.name": app.metrics_scraper_namespace}}
+    peer: dict[str, Any] = {"namespaceSelector": namespace}
+    if app.metrics_scraper_pod_labels:
+        peer["podSelector"] = {"matchLabels": dict(app.metrics_scraper_pod_labels)}
+    return {"from": [peer], "ports": [{"port": app.metrics_port, "protocol": "TCP"}]}

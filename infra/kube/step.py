@@ -91,7 +91,8 @@ def deploy_workload(
     _roll_out(api, deployment, console, pacing, rollback=rollback)
     if prune:
         kube_apply.prune(api, docs, namespace, console, late)
-    return _url(api, namespace, console)
+    scheme = "https" if settings.app.tls_certificate_arn else "http"  # TLS ends at the NLB
+    return _url(api, namespace, console, scheme)
 
 
 def _listed(doomed: list[tuple[str, str, str]]) -> str:
@@ -155,7 +156,7 @@ def _roll_out(
         ) from None
 
 
-def _url(api: KubeApi, namespace: str, console: Console) -> str | None:
+def _url(api: KubeApi, namespace: str, console: Console, scheme: str) -> str | None:
     service = api.get("v1", "Service", kube_render.APP, namespace) or {}
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     hostname = next((item.get("hostname") for item in ingress if item.get("hostname")), None)
@@ -165,7 +166,7 @@ def _url(api: KubeApi, namespace: str, console: Console) -> str | None:
             f"`kubectl -n {namespace} get service {kube_render.APP}`"
         )
         return None
-    url = f"http://{hostname}/"
+    url = f"{scheme}://{hostname}/"
     console.print(f"[bold green]the GIF service is at {url}[/bold green]")
     return url
 

@@ -41,11 +41,16 @@ class PodResult:
 class Pod:
     port: int
     host: str = "127.0.0.1"
+    metrics_port: int = 9090  # /metrics (its own port, as in the Deployment)
     state_dir: Path = LOCAL_DIR / "pod"
 
     @classmethod
     def for_settings(cls, settings: Settings, local_dir: Path = LOCAL_DIR) -> Pod:
-        return cls(port=settings.app.port, state_dir=local_dir / "pod")
+        return cls(
+            port=settings.app.port,
+            metrics_port=settings.app.metrics_port,
+            state_dir=local_dir / "pod",
+        )
 
     @property
     def url(self) -> str:
@@ -106,11 +111,13 @@ def deploy(
     if running:
         console.print(f"[bold]local pod[/] app or settings changed: stopping pid {running}")
         pod.stop()
-    elif port_open(pod.host, pod.port):
-        raise BadInput(
-            f"port {pod.port} on {pod.host} is taken by another program, so the local pod "
-            "can't serve there. Stop that program, or set app.port in params/local.yaml."
-        )
+    else:
+        for port, key in ((pod.port, "app.port"), (pod.metrics_port, "app.metrics_port")):
+            if port_open(pod.host, port):
+                raise BadInput(
+                    f"port {port} on {pod.host} is taken by another program, so the local pod "
+                    f"can't serve there. Stop that program, or set {key} in params/local.yaml."
+                )
     for step in ("migrate", "seed"):
         _run_job_step(step, env, pod, console)
 
@@ -136,6 +143,7 @@ def _pod_env(settings: Settings, pod: Pod, database_url: str) -> dict[str, str]:
     env.update(
         HOST=pod.host,
         PORT=str(pod.port),
+        METRICS_PORT=str(pod.metrics_port),
         DATABASE_URL=database_url,
         DB_SSLMODE=settings.app.db_sslmode,
         LOG_LEVEL=settings.app.log_level,
@@ -151,7 +159,7 @@ def _fingerprint(env: dict[str, str]) -> str:
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
-    for key in ("HOST", "PORT", "DATABASE_URL", "DB_SSLMODE", "LOG_LEVEL"):
+    for key in ("HOST", "PORT", "METRICS_PORT", "DATABASE_URL", "DB_SSLMODE", "LOG_LEVEL"):
         digest.update(f"{key}={env[key]}\n".encode())
     return digest.hexdigest()
 

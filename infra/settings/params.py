@@ -73,6 +73,11 @@ class NetworkSettings(_Section):
         "single", description="One NAT gateway (cheap) or one per AZ (no cross-AZ dependency)."
     )
     flow_log_retention_days: int = Field(30, description="CloudWatch retention of VPC flow logs.")
+    interface_endpoints: bool = Field(
+        False,
+        description="Interface VPC endpoints for Secrets Manager and STS in the private subnets "
+        "(the migration's HTTPS egress then stays in the VPC); billed per endpoint per AZ-hour.",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -194,6 +199,34 @@ class AppSettings(_Section):
     db_sslmode: Literal["disable", "require", "verify-full"] = "verify-full"
     autoscaling: bool = False
     max_replicas: int = Field(6, ge=1, le=100)
+    metrics_port: int = Field(9090, ge=1024, le=65535, description="GET /metrics; no Service.")
+    # Who may scrape /metrics (NetworkPolicy): pods of this namespace, with these labels if any.
+    metrics_scraper_namespace: str | None = Field(
+        None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
+    metrics_scraper_pod_labels: dict[str, str] = Field(default_factory=dict)
+    tls_certificate_arn: str = Field(
+        "",
+        pattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36})?$",
+        description="ACM certificate: TLS on 443 at the load balancer; empty = plain HTTP on 80.",
+    )
+    allow_plain_http: bool = Field(
+        False, description="prod only: accept a public endpoint without TLS (no certificate)."
+    )
+
+    @model_validator(mode="after")
+    def _metrics(self) -> AppSettings:
+        if self.metrics_port == self.port:
+            raise ValueError(
+                f"metrics_port ({self.metrics_port}) must differ from port: /metrics has a port "
+                "of its own, which the load balancer never exposes"
+            )
+        if self.metrics_scraper_pod_labels and not self.metrics_scraper_namespace:
+            raise ValueError(
+                "metrics_scraper_pod_labels needs metrics_scraper_namespace (the namespace the "
+                "scraper runs in)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _replicas(self) -> AppSettings:
@@ -260,6 +293,23 @@ class Settings(_Section):
                 f"database.instance_class: {database.instance_class!r} is not an RDS for "
                 f"PostgreSQL {database.engine_version} instance class in {self.region}.{hint} "
                 "See https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        app, where = self.app, (self.app.tls_certificate_arn.split(":") + [""] * 4)[3]
+        if app.tls_certificate_arn and where != self.region:
+            raise ValueError(
+                f"app.tls_certificate_arn: the certificate is in {where}, the load balancer in "
+                f"{self.region}; request (or import) the certificate in ACM in {self.region}"
+            )
+        if self.is_prod and not app.tls_certificate_arn and not app.allow_plain_http:
+            raise ValueError(
+                "app.tls_certificate_arn is not set, so prod's public endpoint would be plain "
+                "HTTP. Set app.tls_certificate_arn to an ACM certificate's ARN in "
+                f"{self.region} (README: Security, TLS), or set app.allow_plain_http: true to "
+                "accept plain HTTP"
             )
         return self
 

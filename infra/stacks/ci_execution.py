@@ -38,7 +38,8 @@ def add_execution_network_policy(stack: StackTemplate, role: Role) -> None:
     """The network stack and the node launch template: EC2 calls of the handlers of
     AWS::EC2::{VPC,Subnet,InternetGateway,VPCGatewayAttachment,EIP,NatGateway,RouteTable,Route,
     SubnetRouteTableAssociation,SecurityGroup,SecurityGroupIngress,SecurityGroupEgress,FlowLog,
-    LaunchTemplate} and AWS::EKS::Nodegroup, each write only on resources tagged project=gif."""
+    VPCEndpoint,LaunchTemplate} and AWS::EKS::Nodegroup, each write only on resources tagged
+    project=gif."""
     project = stack.settings.project
     created = [ec2(f"{kind}/*") for kind in EC2_CREATES.values()]
     statements = [

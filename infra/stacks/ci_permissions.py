@@ -45,12 +45,14 @@ EC2_CREATES = {
     "CreateSecurityGroup": "security-group",
     "CreateFlowLogs": "vpc-flow-log",
     "CreateLaunchTemplate": "launch-template",
+    "CreateVpcEndpoint": "vpc-endpoint",
 }
 # What the handlers do to those resources once they exist (and the create calls that name an
 # existing one: a subnet's VPC, a NAT gateway's subnet and address): only while they carry the
 # project tag (aws:ResourceTag, which IAM's catalogue lists for every EC2 type above).
 EC2_CHANGES = (
     "CreateSubnet CreateRouteTable CreateSecurityGroup CreateNatGateway CreateFlowLogs "
+    "CreateVpcEndpoint ModifyVpcEndpoint DeleteVpcEndpoints "
     "ModifyVpcAttribute ModifySubnetAttribute AttachInternetGateway DetachInternetGateway "
     "AssociateAddress DisassociateAddress CreateRoute ReplaceRoute DeleteRoute "
     "AssociateRouteTable DisassociateRouteTable ReplaceRouteTableAssociation "
@@ -66,7 +68,8 @@ EC2_DESCRIBES = (
     "DescribeInstances DescribeInternetGateways DescribeKeyPairs DescribeLaunchTemplateVersions "
     "DescribeLaunchTemplates DescribeNatGateways DescribeNetworkAcls DescribeNetworkInterfaces "
     "DescribeRouteTables DescribeSecurityGroupRules DescribeSecurityGroups DescribeSubnets "
-    "DescribeTags DescribeVpcs DescribeVpnGateways DescribeVpcEncryptionControls"
+    "DescribeTags DescribeVpcEndpoints DescribeVpcs DescribeVpnGateways "
+    "DescribeVpcEncryptionControls"
 )
 # RDS resources the database stack creates with tags (CreateDBInstance, CreateDBSubnetGroup,
 # CreateDBParameterGroup support aws:RequestTag per IAM's catalogue; RDS authorizes the tags of

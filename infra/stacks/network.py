@@ -39,6 +39,7 @@ from infra.stacks.common import (
     logs_may_use_key,
     service_trust,
 )
+from infra.stacks.endpoints import add_interface_endpoints
 
 
 @dataclass
@@ -59,6 +60,8 @@ def build(settings: Settings) -> Template:
     _add_private_routing(stack, net)
     _add_flow_logs(stack, net)
     _add_security_groups(stack, net)
+    if stack.settings.network.interface_endpoints:
+        add_interface_endpoints(stack, net.vpc, net.private, "AppSecurityGroup", _no_traffic())
     _add_outputs(stack, net)
     return stack.finish()
 
@@ -70,6 +73,11 @@ def subnet_cidrs(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
     quarters = list(ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=2))
     public = list(quarters[0].subnets(prefixlen_diff=2))[:az_count]
     return [str(n) for n in public], [str(n) for n in quarters[1 : 1 + az_count]]
+
+
+def database_subnet_cidrs(settings: Settings) -> list[str]:
+    """The database's subnets: the private ones (infra/stacks/database.py's subnet group)."""
+    return subnet_cidrs(settings.network.cidr, settings.network.az_count)[1]
 
 
 def _add_parameters(stack: StackTemplate) -> None:
@@ -351,6 +359,12 @@ def _add_outputs(stack: StackTemplate, net: _Network) -> None:
         Outputs.PRIVATE_SUBNET_IDS,
         Join(",", [Ref(s) for s in net.private]),
         "Private subnets (nodes, pods, database), comma-separated, one per AZ.",
+    )
+    stack.output(
+        Outputs.DATABASE_SUBNET_CIDRS,
+        ",".join(database_subnet_cidrs(stack.settings)),
+        "CIDRs of the database's subnets (its DB subnet group), comma-separated: where the "
+        "pods' NetworkPolicy lets PostgreSQL go.",
     )
     stack.output(
         Outputs.APP_SECURITY_GROUP_ID,

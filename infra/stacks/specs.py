@@ -56,6 +56,7 @@ SPECS: dict[str, StackSpec] = {
                 Outputs.VPC_ID,
                 Outputs.PUBLIC_SUBNET_IDS,
                 Outputs.PRIVATE_SUBNET_IDS,
+                Outputs.DATABASE_SUBNET_CIDRS,
                 Outputs.APP_SECURITY_GROUP_ID,
                 Outputs.DATABASE_SECURITY_GROUP_ID,
             ),

@@ -158,6 +158,7 @@ def test_ci_installs_the_lock_and_runs_every_check():
         "ruff format --check .",
         "invoke synth --check",
         "invoke lint",
+        "invoke audit",
         "sudo apt-get install -y -qq chromium",
         ".ci/run",
     ):
@@ -165,6 +166,39 @@ def test_ci_installs_the_lock_and_runs_every_check():
     for job in jobs.values():
         python = [s for s in steps(job) if s.get("uses", "").startswith("actions/setup-python@")]
         assert python and python[0]["with"]["python-version"] == "3.11"
+
+
+def test_ci_audits_both_lock_files_with_a_pinned_pip_audit(tmp_path, monkeypatch):
+    from infra.commands import audit
+
+    job = load(CI)["jobs"]["audit"]
+    assert [s["run"] for s in steps(job) if "run" in s] == [
+        "pip install -r requirements.lock",
+        "invoke audit",
+    ]
+    assert job["permissions"] == {"contents": "read"} and job["timeout-minutes"] <= 30
+    # Both locks, read as the exact hashed lists they are; a package it can't audit fails.
+    assert audit.AUDITED_LOCKS == ("requirements.lock", "app/requirements.lock")
+    args = audit.arguments()
+    assert {"--strict", "--disable-pip", "--require-hashes"} <= set(args)
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--requirement"] == list(
+        audit.AUDITED_LOCKS
+    )
+    # pip-audit itself: every package of its lock pinned exactly, with hashes.
+    lock = (ROOT / "infra" / "linters" / "pip-audit.lock").read_text()
+    pins = re.findall(r"^([a-z0-9._-]+)==\S+ \\\n    --hash=sha256:[0-9a-f]{64}", lock, re.M)
+    assert "pip-audit" in pins
+    assert len(pins) == len(re.findall(r"^[a-z0-9]", lock, re.M))
+    # pip-audit's exit status decides: a finding (or no network) fails the task.
+    fake = tmp_path / "pip-audit"
+    fake.write_text('#!/bin/sh\necho "$@" > "$0.args"\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(audit.tool_env, "command", lambda name: fake)
+    with pytest.raises(audit.OperationFailed, match="known vulnerabilities"):
+        audit.run()
+    assert (tmp_path / "pip-audit.args").read_text().split() == args
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    audit.run()
 
 
 def test_ci_test_job_runs_the_readme_test_command():

@@ -174,7 +174,7 @@ def test_the_source_manifests_are_valid_kubernetes_objects_on_their_own():
     from infra.kube import checks as kube_checks
 
     sources = list(kube_render.load_sources().values())
-    assert len(sources) == 11
+    assert len(sources) == 12
     assert kube_checks.validate_docs(sources, params.load("prod").cluster.kubernetes_version) == []
     templates = [doc["spec"]["template"] for doc in sources if "template" in doc.get("spec", {})]
     assert len(templates) == 2

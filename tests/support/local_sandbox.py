@@ -45,6 +45,7 @@ class Sandbox:
         self.root = directory / "gifstack"
         self.aws_port = free_port()
         self.app_port = free_port()
+        self.metrics_port = free_port()
         self._copy_work_tree()
         self._point_params_at_free_ports()
 
@@ -105,4 +106,5 @@ class Sandbox:
         data = yaml.safe_load(path.read_text()) or {}
         data["aws_endpoint_url"] = self.endpoint
         data.setdefault("app", {})["port"] = self.app_port
+        data["app"]["metrics_port"] = self.metrics_port
         path.write_text(yaml.safe_dump(data, sort_keys=False))

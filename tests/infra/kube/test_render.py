@@ -37,7 +37,7 @@ def test_every_environment_renders_every_object_in_apply_order():
         docs = render(env)
         kinds = [doc["kind"] for doc in docs]
         assert kinds == sorted(kinds, key=APPLY_ORDER.index)
-        assert kinds.count("ServiceAccount") == 2 and kinds.count("NetworkPolicy") == 2
+        assert kinds.count("ServiceAccount") == 2 and kinds.count("NetworkPolicy") == 3
         assert ("HorizontalPodAutoscaler" in kinds) == params.load(env).app.autoscaling
         assert "Secret" not in kinds
 
@@ -114,7 +114,9 @@ def test_params_and_outputs_land_in_the_right_fields():
     )
     assert app_policy["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     database_rule = app_policy["spec"]["egress"][1]
-    assert database_rule["to"] == [{"ipBlock": {"cidr": prod.network.cidr}}]
+    assert database_rule["to"] == [
+        {"ipBlock": {"cidr": f"10.20.{third}.0/18"}} for third in (64, 128, 192)
+    ]
     assert database_rule["ports"] == [{"port": 6543, "protocol": "TCP"}]
 
     service = one(docs, "Service")

@@ -89,6 +89,7 @@ def test_deploy_applies_in_order_with_field_manager_waits_and_returns_url(cluste
         ("poddisruptionbudgets", "gif-app"),
         ("networkpolicies", "gif-app"),
         ("networkpolicies", "gif-migrate"),
+        ("networkpolicies", "gif-default-deny"),
     ]
     for request in cluster.emulator.log:
         if request.method == "PATCH" and "apply-patch" in request.headers.get("Content-Type", ""):
@@ -381,3 +382,15 @@ def test_no_secret_reaches_the_cluster_or_the_output(cluster, dev):
         request.resource and request.resource.plural == "secrets"
         for request in cluster.emulator.log
     )
+
+
+def test_with_a_certificate_the_url_is_https(cluster, dev):
+    certificate = (
+        "arn:aws:acm:eu-west-1:111122223333:certificate/0f0e0d0c-1111-2222-3333-444455556666"
+    )
+    tls = dev.model_copy(
+        update={"app": dev.app.model_copy(update={"tls_certificate_arn": certificate})}
+    )
+    url, text = deploy(cluster, tls, "v1", Controllers(cluster))
+    assert url == f"https://{LB}/"
+    assert f"the GIF service is at https://{LB}/" in text

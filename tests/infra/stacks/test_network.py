@@ -114,7 +114,12 @@ def test_database_group_admits_only_the_app_group_on_the_database_port(env):
     ]
     # Nothing outward from the database, and the app group only opens the database port.
     assert [rule["CidrIp"] for rule in database["SecurityGroupEgress"]] == ["255.255.255.255/32"]
-    egress = [r["Properties"] for r in of_type(template, "AWS::EC2::SecurityGroupEgress").values()]
+    egress = [
+        r["Properties"]
+        for r in of_type(template, "AWS::EC2::SecurityGroupEgress").values()
+        # (prod's app group also opens 443 to the interface endpoints: tested below)
+        if r["Properties"]["DestinationSecurityGroupId"] != ref("EndpointSecurityGroup")
+    ]
     assert egress == [
         {
             "GroupId": ref("AppSecurityGroup"),
@@ -133,9 +138,55 @@ def test_outputs_are_the_ones_the_other_stacks_wire():
         "VpcId",
         "PublicSubnetIds",
         "PrivateSubnetIds",
+        "DatabaseSubnetCidrs",
         "AppSecurityGroupId",
         "DatabaseSecurityGroupId",
     }
     assert outputs["PrivateSubnetIds"]["Value"] == {
         "Fn::Join": [",", [ref("PrivateSubnet1"), ref("PrivateSubnet2")]]
     }
+
+
+def test_the_database_subnets_cidrs_are_an_output_for_the_pods_network_policy():
+    template = built("prod")
+    value = template["Outputs"]["DatabaseSubnetCidrs"]["Value"]
+    assert value == "10.20.64.0/18,10.20.128.0/18,10.20.192.0/18"
+    private = [props(template, f"PrivateSubnet{i}")["CidrBlock"] for i in (1, 2, 3)]
+    assert value.split(",") == private
+
+
+def test_interface_endpoints_for_secrets_manager_and_sts_where_params_ask():
+    assert of_type(built("dev"), "AWS::EC2::VPCEndpoint") == {}
+    assert "EndpointSecurityGroup" not in built("dev")["Resources"]
+    template = built("prod")
+    endpoints = of_type(template, "AWS::EC2::VPCEndpoint")
+    assert sorted(endpoints) == ["SecretsManagerEndpoint", "StsEndpoint"]
+    for name, service in (("SecretsManagerEndpoint", "secretsmanager"), ("StsEndpoint", "sts")):
+        p = props(template, name)
+        assert p["ServiceName"] == {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"}
+        assert p["VpcEndpointType"] == "Interface" and p["PrivateDnsEnabled"] is True
+        assert p["SubnetIds"] == [ref(f"PrivateSubnet{i}") for i in (1, 2, 3)]
+        assert p["SecurityGroupIds"] == [ref("EndpointSecurityGroup")]
+    group = props(template, "EndpointSecurityGroup")
+    assert [rule["CidrIp"] for rule in group["SecurityGroupEgress"]] == ["255.255.255.255/32"]
+    ingress = [
+        r["Properties"]
+        for r in of_type(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == ref("EndpointSecurityGroup")
+    ]
+    assert ingress == [
+        {
+            "GroupId": ref("EndpointSecurityGroup"),
+            "Description": "HTTPS from the app group",
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "SourceSecurityGroupId": ref("AppSecurityGroup"),
+        }
+    ]
+    egress = props(template, "AppEgressToEndpoints")
+    assert (egress["GroupId"], egress["DestinationSecurityGroupId"]) == (
+        ref("AppSecurityGroup"),
+        ref("EndpointSecurityGroup"),
+    )
+    assert (egress["FromPort"], egress["ToPort"]) == (443, 443)
