@@ -55,6 +55,15 @@ LOG_RETENTION_DAYS = (
 )
 
 
+# RFC 5737's documentation ranges: never a real network, so nobody could reach an endpoint
+# that admits only them (https://www.rfc-editor.org/rfc/rfc5737).
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.IPv4Network(cidr) for cidr in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+# Owners that only ever stand for "your organisation here".
+PLACEHOLDER_OWNERS = ("example-org", "example", "your-org", "owner", "org")
+
+
 def _retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
         allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
@@ -152,7 +161,14 @@ class ClusterSettings(_Section):
                 ipaddress.IPv4Network(value, strict=True)
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
-            if ipaddress.IPv4Network(value).prefixlen == 0:
+            network = ipaddress.IPv4Network(value)
+            if any(network.subnet_of(doc) for doc in DOCUMENTATION_NETWORKS):
+                raise ValueError(
+                    f"{value!r} is a documentation range (RFC 5737): nobody can reach the API "
+                    "endpoint from it. List your real office/VPN ranges, or none for a "
+                    "private-only endpoint"
+                )
+            if network.prefixlen == 0:
                 raise ValueError(
                     f"{value!r} opens the API endpoint to the whole internet; list your "
                     "office/VPN ranges instead (or none for a private-only endpoint)"
@@ -217,12 +233,25 @@ class DeploySettings(_Section):
 
 class CiSettings(_Section):
     github_repository: str = Field(
-        "example-org/gifstack",
-        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
-        description="owner/name of the repository whose workflows may deploy.",
+        "",
+        pattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
+        description="owner/name of the repository whose workflows may deploy; empty = unset "
+        "(`invoke bootstrap` refuses it: the deploy role would trust nobody's repository).",
     )
     default_branch: str = "master"
     environment: str = "production"
+
+    @field_validator("github_repository")
+    @classmethod
+    def _not_a_placeholder(cls, value: str) -> str:
+        owner = value.split("/")[0].lower()
+        if owner in PLACEHOLDER_OWNERS:
+            raise ValueError(
+                f"{value!r} is a placeholder: a deploy role trusting it would trust whoever "
+                "owns that name. Set your repository (owner/name, as in its GitHub URL)"
+            )
+        return value
+
     existing_oidc_provider_arn: str = Field(
         "",
         pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com)?$",
@@ -301,6 +330,20 @@ def load_file(path: Path, env: str | None = None) -> Settings:
         return Settings(env=env or path.stem, **data)
     except ValidationError as exc:
         raise BadInput(f"{where}: {_explain(exc, data)}") from None
+
+
+def require_github_repository(settings: Settings) -> str:
+    """The repository the CI roles trust; unset is BadInput naming the file and the key.
+    Asked by `invoke bootstrap` only: an environment deploy doesn't need it."""
+    repository = settings.ci.github_repository
+    if not repository:
+        raise BadInput(
+            f"params/{settings.env}.yaml: ci.github_repository is not set; gif-ci's deploy "
+            "and image roles would trust no repository (or, left at an example, someone "
+            "else's). Set it to your repository (owner/name, as in its GitHub URL), then run "
+            "this command again."
+        )
+    return repository
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

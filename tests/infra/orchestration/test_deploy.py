@@ -424,8 +424,30 @@ def test_a_failed_deploy_exits_1(aws):
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(emulated, console):
+def _with_repository(monkeypatch, repository: str = "acme/gifstack") -> None:
+    """The params as a user's would be after README step 1: ci.github_repository set."""
+    original = params.load
+
+    def load(env):
+        settings = original(env)
+        ci = settings.ci.model_copy(update={"github_repository": repository})
+        return settings.model_copy(update={"ci": ci})
+
+    monkeypatch.setattr(params, "load", load)
+
+
+def test_bootstrap_refuses_an_unset_repository_before_any_call(emulated, console):
+    with pytest.raises(BadInput) as refused:
+        bootstrap.run("dev", yes=True, console=console)
+    assert refused.value.exit_code == 2
+    assert "params/dev.yaml: ci.github_repository is not set" in refused.value.message
+    stacks = support.client(emulated, "cloudformation").describe_stacks()["Stacks"]
+    assert stacks == []
+
+
+def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(emulated, console, monkeypatch):
     aws = emulated
+    _with_repository(monkeypatch)
     results = bootstrap.run("dev", yes=True, console=console)
 
     assert {r.key: r.status for r in results} == {"registry": "created", "ci": "created"}
