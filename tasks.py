@@ -131,6 +131,20 @@ def lint(c, env=None):
 # --- deploy engine: deploy, diff, status, destroy, recover; local.up/down/status -------
 
 _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod)."
+_PRINCIPAL_HELP = (
+    "Your IAM role's full ARN (with its path), for the cluster's access entry, when "
+    "iam:GetRole is denied to you; default: read with iam:GetRole."
+)
+
+
+def _principal(arn):
+    """--principal-arn, handed to infra/aws/session.py through its environment variable."""
+    if arn:
+        import os
+
+        from infra.aws.session import PRINCIPAL_ARN_VARIABLE
+
+        os.environ[PRINCIPAL_ARN_VARIABLE] = arn
 
 
 @task(
@@ -141,12 +155,24 @@ _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod
         "yes": "Don't ask before executing change sets (CI). Stateful replacements still stop.",
         "dry_run": "Show the plan and the change sets, then delete them; change nothing.",
         "allow_replace": "Allow replacing/removing stateful resources (DB, KMS key, VPC...).",
+        "principal_arn": _PRINCIPAL_HELP,
     }
 )
 @reported
-def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_replace=False):
+def deploy(
+    c,
+    env,
+    image_tag=None,
+    only=None,
+    yes=False,
+    dry_run=False,
+    allow_replace=False,
+    principal_arn=None,
+):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
     from infra.orchestration import deploy as command
+
+    _principal(principal_arn)
 
     command.run(
         env,
@@ -158,11 +184,19 @@ def deploy(c, env, image_tag=None, only=None, yes=False, dry_run=False, allow_re
     )
 
 
-@task(help={"env": _ENV_HELP, "only": "Comma-separated stacks to diff; default all."})
+@task(
+    help={
+        "env": _ENV_HELP,
+        "only": "Comma-separated stacks to diff; default all.",
+        "principal_arn": _PRINCIPAL_HELP,
+    }
+)
 @reported
-def diff(c, env, only=None):
+def diff(c, env, only=None, principal_arn=None):
     """Show what a deploy would change: create each change set, print it, delete it."""
     from infra.orchestration import diff as command
+
+    _principal(principal_arn)
 
     command.run(env, only=only)
 
