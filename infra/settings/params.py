@@ -24,7 +24,7 @@ from pydantic import (
 
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
-from infra.settings import catalog
+from infra.settings import catalog, placeholders
 
 PARAMS_DIR = ROOT / "params"
 
@@ -53,15 +53,6 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
-
-
-# RFC 5737's documentation ranges: never a real network, so nobody could reach an endpoint
-# that admits only them (https://www.rfc-editor.org/rfc/rfc5737).
-DOCUMENTATION_NETWORKS = tuple(
-    ipaddress.IPv4Network(cidr) for cidr in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
-)
-# Owners that only ever stand for "your organisation here".
-PLACEHOLDER_OWNERS = ("example-org", "example", "your-org", "owner", "org")
 
 
 def _retention(value: int) -> int:
@@ -141,6 +132,11 @@ class DatabaseSettings(_Section):
 
 class ClusterSettings(_Section):
     kubernetes_version: str = Field("1.35", description="EKS Kubernetes version.")
+    support_type: Literal["STANDARD", "EXTENDED"] = Field(
+        "STANDARD",
+        description="The cluster's UpgradePolicy: STANDARD upgrades it when its version leaves "
+        "standard support; EXTENDED keeps it there, billed as extended support.",
+    )
     public_access_cidrs: list[str] = Field(
         default_factory=list,
         description="CIDRs allowed to reach the public API endpoint; empty = private only.",
@@ -161,14 +157,8 @@ class ClusterSettings(_Section):
                 ipaddress.IPv4Network(value, strict=True)
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
-            network = ipaddress.IPv4Network(value)
-            if any(network.subnet_of(doc) for doc in DOCUMENTATION_NETWORKS):
-                raise ValueError(
-                    f"{value!r} is a documentation range (RFC 5737): nobody can reach the API "
-                    "endpoint from it. List your real office/VPN ranges, or none for a "
-                    "private-only endpoint"
-                )
-            if network.prefixlen == 0:
+            placeholders.check_cidr(value)
+            if ipaddress.IPv4Network(value).prefixlen == 0:
                 raise ValueError(
                     f"{value!r} opens the API endpoint to the whole internet; list your "
                     "office/VPN ranges instead (or none for a private-only endpoint)"
@@ -178,14 +168,31 @@ class ClusterSettings(_Section):
     @field_validator("kubernetes_version")
     @classmethod
     def _kubernetes_version(cls, value: str) -> str:
-        if value not in catalog.EKS_KUBERNETES_VERSIONS:
-            offered = ", ".join(catalog.EKS_KUBERNETES_VERSIONS)
+        if value not in catalog.eks_versions():
+            offered = ", ".join(catalog.eks_versions())
             raise ValueError(
                 f"{value!r} is not a Kubernetes version EKS offers; use one of {offered}"
             )
         return value
 
     _log_retention = field_validator("log_retention_days")(_retention)
+
+    @model_validator(mode="after")
+    def _standard_support(self) -> ClusterSettings:
+        # EKS bills extended support once a version leaves standard support, unless the
+        # cluster's UpgradePolicy is STANDARD (docs.aws.amazon.com/eks/latest/userguide/
+        # view-upgrade-policy.html): only standard versions, unless the params opt in.
+        if (
+            self.support_type == "STANDARD"
+            and catalog.eks_support(self.kubernetes_version) != "standard"
+        ):
+            standard = ", ".join(catalog.eks_standard_versions())
+            raise ValueError(
+                f"cluster.kubernetes_version {self.kubernetes_version!r} is past EKS standard "
+                f"support (extended support is billed per cluster hour); use one of {standard}, "
+                "or opt in with cluster.support_type: EXTENDED"
+            )
+        return self
 
     @model_validator(mode="after")
     def _node_sizes(self) -> ClusterSettings:
@@ -244,12 +251,7 @@ class CiSettings(_Section):
     @field_validator("github_repository")
     @classmethod
     def _not_a_placeholder(cls, value: str) -> str:
-        owner = value.split("/")[0].lower()
-        if owner in PLACEHOLDER_OWNERS:
-            raise ValueError(
-                f"{value!r} is a placeholder: a deploy role trusting it would trust whoever "
-                "owns that name. Set your repository (owner/name, as in its GitHub URL)"
-            )
+        placeholders.check_repository(value)
         return value
 
     existing_oidc_provider_arn: str = Field(
@@ -330,20 +332,6 @@ def load_file(path: Path, env: str | None = None) -> Settings:
         return Settings(env=env or path.stem, **data)
     except ValidationError as exc:
         raise BadInput(f"{where}: {_explain(exc, data)}") from None
-
-
-def require_github_repository(settings: Settings) -> str:
-    """The repository the CI roles trust; unset is BadInput naming the file and the key.
-    Asked by `invoke bootstrap` only: an environment deploy doesn't need it."""
-    repository = settings.ci.github_repository
-    if not repository:
-        raise BadInput(
-            f"params/{settings.env}.yaml: ci.github_repository is not set; gif-ci's deploy "
-            "and image roles would trust no repository (or, left at an example, someone "
-            "else's). Set it to your repository (owner/name, as in its GitHub URL), then run "
-            "this command again."
-        )
-    return repository
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

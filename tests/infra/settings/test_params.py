@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.core.errors import BadInput
-from infra.settings import catalog, params
+from infra.settings import catalog, params, placeholders
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -181,8 +181,17 @@ def test_unset_github_repository_loads_but_bootstrap_refuses_it(tmp_path):
     settings = load_text(tmp_path, "")  # an environment deploy doesn't need it
     assert settings.ci.github_repository == ""
     with pytest.raises(BadInput) as caught:
-        params.require_github_repository(settings)
+        placeholders.require_github_repository(settings)
     assert "ci.github_repository is not set" in caught.value.message
     assert "params/staging.yaml" in caught.value.message
     mine = load_text(tmp_path, "ci:\n  github_repository: acme/gifstack\n")
-    assert params.require_github_repository(mine) == "acme/gifstack"
+    assert placeholders.require_github_repository(mine) == "acme/gifstack"
+
+
+def test_a_version_past_standard_support_is_refused_unless_extended_is_chosen(tmp_path):
+    text = message(tmp_path, "cluster:\n  kubernetes_version: '1.32'\n")
+    assert "past EKS standard support" in text and "support_type: EXTENDED" in text
+    assert "1.35" in text  # what to use instead
+    extended = "cluster:\n  kubernetes_version: '1.32'\n  support_type: EXTENDED\n"
+    assert load_text(tmp_path, extended).cluster.support_type == "EXTENDED"
+    assert load_text(tmp_path, "").cluster.support_type == "STANDARD"
