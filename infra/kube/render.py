@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from infra.core import naming
+from infra.core import naming, revision
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.kube.kinds import APPLY_ORDER, BY_NAME
@@ -33,6 +33,9 @@ MIGRATE = "gif-migrate"  # the Job's name prefix and the migration NetworkPolicy
 POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
 ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
 CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
+# The commit that deployed it: on the Deployment itself (not its pod template, so a commit
+# that changes nothing else restarts no pod); never a stack tag (infra/core/revision.py).
+GIT_COMMIT_ANNOTATION = "gifstack.dev/git-commit"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
 
@@ -241,6 +244,7 @@ def _deployment(
     else:
         spec["replicas"] = app.replicas
     spec["progressDeadlineSeconds"] = settings.deploy.rollout_timeout_seconds
+    doc["metadata"].setdefault("annotations", {})[GIT_COMMIT_ANNOTATION] = revision.git_commit()
     template = spec["template"]
     # envFrom doesn't restart pods on a config change; a changed annotation does.
     template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION] = config_hash

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from infra.aws.call_count import CallCounter
 from infra.cfn.types import StackResult
-from infra.core import naming
+from infra.core import naming, revision
 from infra.core.errors import GifstackError
 from infra.orchestration import image, stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
@@ -95,9 +95,12 @@ def run(
     summary.print_table(frame.console, title, report.results)
     calls_line = f"{report.calls.describe()}; change sets executed: {report.executed_change_sets}"
     frame.console.print(calls_line)
+    # The commit is recorded here and on the Deployment, never as a stack tag.
+    commit_line = f"commit: {revision.git_commit()}"
+    frame.console.print(commit_line)
     if report.app_url:
         frame.console.print(f"app: [bold]{report.app_url}[/]")
-    footer = calls_line
+    footer = f"{calls_line}\n\n{commit_line}"
     if app_error is not None:
         footer += f"\n\nThe {target.step} failed: {summary.first_line(app_error.message)}"
     summary.write_step_summary(

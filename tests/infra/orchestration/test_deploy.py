@@ -85,7 +85,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert network["RoleARN"] == database["RoleARN"] == role
     assert tags["environment"] == "dev"
     assert tags["managed-by"] == "gifstack"
-    assert tags["git-commit"]
+    assert "git-commit" not in tags  # it would change with every commit (summary instead)
     assert network["EnableTerminationProtection"] is False  # only prod is protected
     assert "Change sets executed: 2" in step_summary.read_text()
     assert "`gif-dev-database` | created" in step_summary.read_text()
@@ -100,6 +100,31 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert second.calls.total <= 8
     assert f"{second.calls.total} AWS calls" in _out(console)
     assert "change sets executed: 0" in _out(console)
+
+
+def test_a_commit_that_changes_no_template_or_parameter_gives_no_change_set(
+    aws, console, monkeypatch, tmp_path
+):
+    from infra.core import revision
+
+    step_summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    monkeypatch.setenv("GITHUB_SHA", "a" * 40)
+    revision.git_commit.cache_clear()
+    first = deploy.run("dev", only="network,database", yes=True, console=console)
+    assert first.executed_change_sets == 2
+
+    monkeypatch.setenv("GITHUB_SHA", "b" * 40)  # the next commit: README only, say
+    revision.git_commit.cache_clear()
+    second = deploy.run("dev", only="network,database", yes=True, console=console)
+    revision.git_commit.cache_clear()
+
+    assert {r.status for r in second.results} == {"unchanged"}
+    assert second.executed_change_sets == 0
+    assert second.calls.count("CreateChangeSet") == 0
+    # The deployed commit is still recorded: in the summary (and the Deployment's annotation).
+    assert f"commit: {'b' * 12}" in _out(console)
+    assert f"commit: {'b' * 12}" in step_summary.read_text()
 
 
 def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
