@@ -249,6 +249,17 @@ def recover(c, env, stack, skip=None):
     command.run(env, stack, skip=skip)
 
 
+@task(help={"env": _ENV_HELP, "principal_arn": _PRINCIPAL_HELP})
+@reported
+def preflight(c, env, principal_arn=None):
+    """Read-only checks before a deploy (also its first step): credentials, AZs, EKS version
+    and add-ons, RDS class, node types, quotas, permissions, endpoint reach. Exit 2 if any fail."""
+    from infra.orchestration import preflight as command
+
+    _principal(principal_arn)
+    command.run(env)
+
+
 @task(
     help={
         "env": "Whose account and region to use (params/<env>.yaml); default prod.",
@@ -419,7 +430,19 @@ image_ns.add_task(image_build, name="build")
 image_ns.add_task(image_push, name="push")
 
 ns = Collection(
-    test, lock, run, synth, lint, deploy, diff, status, destroy, recover, bootstrap, kubeconfig
+    test,
+    lock,
+    run,
+    synth,
+    lint,
+    preflight,
+    deploy,
+    diff,
+    status,
+    destroy,
+    recover,
+    bootstrap,
+    kubeconfig,
 )
 for sub in (local_ns, k8s_ns, image_ns):
     ns.add_collection(sub)

@@ -15,7 +15,7 @@ from infra.aws.call_count import CallCounter
 from infra.cfn.types import StackResult
 from infra.core import naming, revision
 from infra.core.errors import GifstackError
-from infra.orchestration import image, stack_run, summary
+from infra.orchestration import image, preflight, stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.orchestration.targets import workload_outputs
 from infra.settings import image_tag as image_tag_rule
@@ -60,6 +60,8 @@ def run(
         tag = image_tag_rule.resolve(frame.settings, image_tag)
         image.require_tag(frame.aws, frame.settings, tag)
 
+    # Read-only checks of the account, region and params before any stack is touched.
+    preflight.before_deploy(frame, app_step=app_step)
     templates = frame.render()
     keys = [key for key in selected if key not in skipped]
     # Every env stack's roles need gif-ci's permissions boundary, and CloudFormation
