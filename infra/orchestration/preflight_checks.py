@@ -1,12 +1,10 @@
 """The checks of `invoke preflight` (infra/orchestration/preflight.py): read-only AWS calls
 that find, before any stack is touched, what would make a deploy fail an hour in.
 
-Each check returns one `Finding`: ok, fail (with the fix) or skip (it could not be checked:
-the call was denied or the endpoint doesn't answer it; never fatal). Sources of the facts:
-- AZs: ec2 DescribeAvailabilityZones (state "available", zone type "availability-zone").
-- EKS versions: eks DescribeClusterVersions, versionStatus STANDARD_SUPPORT | EXTENDED_SUPPORT
-  | UNSUPPORTED (docs.aws.amazon.com/eks/latest/APIReference/API_ClusterVersionInformation.html);
-  add-ons: DescribeAddonVersions(addonName, kubernetesVersion).
+Each check returns one `Finding`: ok, fail (with the fix) or skip (not checked: the call was
+denied or not answered; never fatal). Sources (AWS API references, botocore's models):
+- EKS: DescribeClusterVersions, versionStatus STANDARD_SUPPORT | EXTENDED_SUPPORT | UNSUPPORTED
+  (API_ClusterVersionInformation); DescribeAddonVersions(addonName, kubernetesVersion).
 - RDS: DescribeOrderableDBInstanceOptions(Engine, EngineVersion, DBInstanceClass, Vpc), each
   option's MultiAZCapable.
 - Instance types: DescribeInstanceTypeOfferings(LocationType="availability-zone").
@@ -37,7 +35,6 @@ from infra.stacks.cluster import LATE_ADDONS, NODE_ADDONS
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 ADDONS = NODE_ADDONS + LATE_ADDONS
-# (service code, quota code, what): Service Quotas' codes for what the network stack creates.
 VPC_QUOTA = ("vpc", "L-F678F1CE", "VPCs per Region")
 EIP_QUOTA = ("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs")
 NAT_QUOTA = ("vpc", "L-FE5A380F", "NAT gateways per Availability Zone")
@@ -100,7 +97,7 @@ def credentials(ctx: Context) -> Finding:
 
 
 def availability_zones(ctx: Context) -> Finding:
-    wanted = ctx.settings.network.az_count
+    wanted, region = ctx.settings.network.az_count, ctx.settings.region
     try:
         zones = ctx.call(
             "ec2",
@@ -110,19 +107,35 @@ def availability_zones(ctx: Context) -> Finding:
                 {"Name": "zone-type", "Values": ["availability-zone"]},
             ],
         )["AvailabilityZones"]
+        defaults = ctx.call(
+            "ec2", "describe_subnets", Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+        )["Subnets"]
     except AWS_ERRORS as exc:
-        return skipped("availability zones", exc, "ec2:DescribeAvailabilityZones")
+        return skipped("availability zones", exc, "ec2:DescribeAvailabilityZones/Subnets")
     names = sorted(zone["ZoneName"] for zone in zones)
-    ctx.zones = names[:wanted]
     if len(names) < wanted:
         return Finding(
             "availability zones",
             FAIL,
-            f"{ctx.settings.region} has {len(names)} usable AZs ({', '.join(names)}); "
+            f"{region} has {len(names)} usable AZs ({', '.join(names)}); "
             f"network.az_count is {wanted}",
             f"set network.az_count to {len(names)} or less, or pick another region",
         )
-    return Finding("availability zones", OK, f"{wanted} of {len(names)}: {', '.join(ctx.zones)}")
+    # The subnets take Fn::Select i of Fn::GetAZs, which "returns only Availability Zones that
+    # have a default subnet unless none [...] has" one (template reference, Fn::GetAZs).
+    listed = sorted({subnet["AvailabilityZone"] for subnet in defaults} & set(names)) or names
+    if len(listed) < wanted:
+        lacking = ", ".join(sorted(set(names) - set(listed)))
+        return Finding(
+            "availability zones",
+            FAIL,
+            f"Fn::GetAZs (the subnets' AZs) lists only the {len(listed)} AZs with a default "
+            f"subnet ({', '.join(listed)}); network.az_count is {wanted}",
+            f"create the missing default subnets (`aws ec2 create-default-subnet "
+            f"--availability-zone AZ` for {lacking}), or lower network.az_count",
+        )
+    ctx.zones = listed[:wanted]
+    return Finding("availability zones", OK, f"{wanted} of {len(listed)}: {', '.join(ctx.zones)}")
 
 
 def eks_version(ctx: Context) -> Finding:
@@ -366,7 +379,7 @@ def endpoint(ctx: Context) -> Finding:
 
 
 def tcp_connect(host: str, port: int, timeout: float = 3.0) -> bool:
-    try:
+    try:  # only ever the cluster's own endpoint (the cluster stack's output)
         with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:

@@ -161,6 +161,19 @@ def test_too_few_azs_in_the_region(moto, in_vpc):
     assert "set network.az_count to 2 or less" in table
 
 
+def test_getazs_lists_only_azs_with_a_default_subnet(moto, in_vpc):
+    # An account whose default VPC lost one default subnet: Fn::GetAZs then lists two AZs,
+    # and the network stack's third subnet (Select 2) would fail an hour into the deploy.
+    ec2 = moto.client("ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+    gone = next(s for s in subnets["Subnets"] if s["AvailabilityZone"] == "eu-west-1c")
+    ec2.delete_subnet(SubnetId=gone["SubnetId"])
+    error, table = _failing(moto)
+    assert "availability zones" in error.message
+    assert "lists only the 2 AZs with a default subnet" in table
+    assert "create-default-subnet" in table and "eu-west-1c" in table
+
+
 def test_a_version_in_extended_support_without_opting_in(moto, in_vpc):
     answers = Answers()
     answers.version_status = "EXTENDED_SUPPORT"
