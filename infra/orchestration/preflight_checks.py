@@ -51,7 +51,7 @@ ENGINE_ACTIONS = (
     "cloudformation:SetStackPolicy",
 )
 # Set by CodeBuild in every build (docs.aws.amazon.com/codebuild/latest/userguide/
-# build-env-ref-env-vars.html); the runner project (infra/stacks/runner.py) runs in the VPC.
+# build-env-ref-env-vars.html): a CodeBuild-hosted runner with the VPC's private subnets.
 IN_VPC_VARIABLE = "CODEBUILD_BUILD_ARN"
 
 
@@ -373,8 +373,9 @@ def endpoint(ctx: Context) -> Finding:
         FAIL,
         "the API endpoint is private-only (cluster.public_access_cidrs is empty) and this "
         "machine is not in the VPC: the Kubernetes step could not reach it",
-        "deploy from CI (the runner stack's CodeBuild runner runs in the VPC), or for a laptop "
-        "deploy list your office/VPN range in cluster.public_access_cidrs",
+        "run the deploy from inside the VPC (a CodeBuild-hosted runner in the private "
+        "subnets sets CODEBUILD_BUILD_ARN), or for a laptop deploy list your office/VPN range "
+        "in cluster.public_access_cidrs",
     )
 
 
