@@ -8,6 +8,7 @@ local` skips preflight (the deploy plan says so).
 from __future__ import annotations
 
 import os
+import socket
 
 from rich.console import Console
 from rich.table import Table
@@ -55,7 +56,7 @@ def check(frame: Frame, *, app_step: bool) -> list[Finding]:
         settings=frame.settings,
         app_step=app_step,
         stack_outputs=lambda key: _outputs(frame, key),
-        connect=checks.tcp_connect,
+        connect=tcp_connect,
     )
     findings = [each(ctx) for each in checks.CHECKS]
     print_table(frame, findings)
@@ -67,6 +68,15 @@ def check(frame: Frame, *, app_step: bool) -> list[Finding]:
             "above says how to fix each. No stack was touched."
         )
     return findings
+
+
+def tcp_connect(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Only ever the cluster's own endpoint (the cluster stack's output)."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _outputs(frame: Frame, key: str) -> dict[str, str] | None:

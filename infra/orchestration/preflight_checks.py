@@ -17,7 +17,6 @@ denied or not answered; never fatal). Sources (AWS API references, botocore's mo
 from __future__ import annotations
 
 import os
-import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -332,7 +331,7 @@ def permissions(ctx: Context) -> Finding:
             f"{identity.principal_arn} may not: {', '.join(sorted(set(denied)))}",
             "deploy as gif-ci's deploy role (CI) or a role with those actions on the env stacks",
         )
-    passed = " and iam:PassRole of the execution role" if execution else ""
+    passed = " and PassRole of the execution role" if execution else ""
     return Finding("permissions", OK, f"{len(ENGINE_ACTIONS)} engine actions{passed}")
 
 
@@ -377,14 +376,6 @@ def endpoint(ctx: Context) -> Finding:
         "subnets sets CODEBUILD_BUILD_ARN), or for a laptop deploy list your office/VPN range "
         "in cluster.public_access_cidrs",
     )
-
-
-def tcp_connect(host: str, port: int, timeout: float = 3.0) -> bool:
-    try:  # only ever the cluster's own endpoint (the cluster stack's output)
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 CHECKS = (
