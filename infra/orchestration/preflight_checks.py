@@ -20,7 +20,6 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
@@ -74,9 +73,6 @@ class Context:
     stack_outputs: Callable[[str], dict[str, str] | None] = lambda key: None
     connect: Callable[[str, int], bool] | None = None
 
-    def call(self, service: str, operation: str, **kwargs: Any) -> dict:
-        return getattr(self.aws.client(service), operation)(**kwargs)
-
 
 def skipped(check: str, exc: Exception, what: str) -> Finding:
     """A check whose call failed: denied, or not answered (the emulator), never fatal."""
@@ -98,16 +94,14 @@ def credentials(ctx: Context) -> Finding:
 def availability_zones(ctx: Context) -> Finding:
     wanted, region = ctx.settings.network.az_count, ctx.settings.region
     try:
-        zones = ctx.call(
-            "ec2",
-            "describe_availability_zones",
+        zones = ctx.aws.client("ec2").describe_availability_zones(
             Filters=[
                 {"Name": "state", "Values": ["available"]},
                 {"Name": "zone-type", "Values": ["availability-zone"]},
             ],
         )["AvailabilityZones"]
-        defaults = ctx.call(
-            "ec2", "describe_subnets", Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+        defaults = ctx.aws.client("ec2").describe_subnets(
+            Filters=[{"Name": "default-for-az", "Values": ["true"]}]
         )["Subnets"]
     except AWS_ERRORS as exc:
         return skipped("availability zones", exc, "ec2:DescribeAvailabilityZones/Subnets")
@@ -141,7 +135,7 @@ def eks_version(ctx: Context) -> Finding:
     cluster = ctx.settings.cluster
     version = cluster.kubernetes_version
     try:
-        found = ctx.call("eks", "describe_cluster_versions", clusterVersions=[version])
+        found = ctx.aws.client("eks").describe_cluster_versions(clusterVersions=[version])
     except AWS_ERRORS as exc:
         return skipped("EKS version", exc, "eks:DescribeClusterVersions")
     statuses = {v.get("clusterVersion"): v.get("versionStatus") for v in found["clusterVersions"]}
@@ -170,8 +164,8 @@ def addons(ctx: Context) -> Finding:
     missing = []
     for name in ADDONS:
         try:
-            found = ctx.call(
-                "eks", "describe_addon_versions", addonName=name, kubernetesVersion=version
+            found = ctx.aws.client("eks").describe_addon_versions(
+                addonName=name, kubernetesVersion=version
             )
         except AWS_ERRORS as exc:
             return skipped("EKS add-ons", exc, "eks:DescribeAddonVersions")
@@ -192,9 +186,7 @@ def database(ctx: Context) -> Finding:
     db = ctx.settings.database
     what = f"{db.instance_class} PostgreSQL {db.engine_version}"
     try:
-        options = ctx.call(
-            "rds",
-            "describe_orderable_db_instance_options",
+        options = ctx.aws.client("rds").describe_orderable_db_instance_options(
             Engine="postgres",
             EngineVersion=db.engine_version,
             DBInstanceClass=db.instance_class,
@@ -225,9 +217,7 @@ def node_types(ctx: Context) -> Finding:
     if not ctx.zones:
         return Finding("node instance types", SKIP, "not checked: the AZs are not known")
     try:
-        offered = ctx.call(
-            "ec2",
-            "describe_instance_type_offerings",
+        offered = ctx.aws.client("ec2").describe_instance_type_offerings(
             LocationType="availability-zone",
             Filters=[
                 {"Name": "instance-type", "Values": list(types)},
@@ -255,19 +245,17 @@ def quotas(ctx: Context) -> Finding:
     network = ctx.settings.network
     nats = network.az_count if network.nat_mode == "per_az" else 1
     try:
-        vpcs = len(ctx.call("ec2", "describe_vpcs")["Vpcs"])
-        eips = len(ctx.call("ec2", "describe_addresses")["Addresses"])
-        gateways = ctx.call(
-            "ec2",
-            "describe_nat_gateways",
-            Filters=[{"Name": "state", "Values": ["pending", "available"]}],
+        vpcs = len(ctx.aws.client("ec2").describe_vpcs()["Vpcs"])
+        eips = len(ctx.aws.client("ec2").describe_addresses()["Addresses"])
+        gateways = ctx.aws.client("ec2").describe_nat_gateways(
+            Filter=[{"Name": "state", "Values": ["pending", "available"]}],
         )["NatGateways"]
         per_az = _nat_gateways_per_az(ctx, gateways)
         needs = [(VPC_QUOTA, vpcs, 1), (EIP_QUOTA, eips, nats), (NAT_QUOTA, per_az, 1)]
         short = []
         for (service, code, what), used, need in needs:
-            quota = ctx.call(
-                "service-quotas", "get_service_quota", ServiceCode=service, QuotaCode=code
+            quota = ctx.aws.client("service-quotas").get_service_quota(
+                ServiceCode=service, QuotaCode=code
             )
             limit = quota["Quota"]["Value"]
             if used + need > limit:
@@ -288,7 +276,7 @@ def _nat_gateways_per_az(ctx: Context, gateways: list[dict]) -> int:
     subnets = sorted({gateway["SubnetId"] for gateway in gateways})
     if not subnets:
         return 0
-    found = ctx.call("ec2", "describe_subnets", SubnetIds=subnets)["Subnets"]
+    found = ctx.aws.client("ec2").describe_subnets(SubnetIds=subnets)["Subnets"]
     zone = {subnet["SubnetId"]: subnet["AvailabilityZone"] for subnet in found}
     counts = Counter(zone.get(gateway["SubnetId"]) for gateway in gateways)
     return max(counts[z] for z in ctx.zones) if ctx.zones else max(counts.values())
@@ -314,7 +302,7 @@ def permissions(ctx: Context) -> Finding:
                 ctx,
                 ["iam:PassRole"],
                 [execution],
-                ContextEntries=[
+                [
                     {
                         "ContextKeyName": "iam:PassedToService",
                         "ContextKeyValues": ["cloudformation.amazonaws.com"],
@@ -335,14 +323,16 @@ def permissions(ctx: Context) -> Finding:
     return Finding("permissions", OK, f"{len(ENGINE_ACTIONS)} engine actions{passed}")
 
 
-def _denied(ctx: Context, actions: list[str], resources: list[str], **extra: Any) -> list[str]:
+def _denied(
+    ctx: Context, actions: list[str], resources: list[str], context: list[dict] | None = None
+) -> list[str]:
     iam = ctx.aws.client("iam")
     denied = []
     for page in iam.get_paginator("simulate_principal_policy").paginate(
         PolicySourceArn=ctx.identity.principal_arn,
         ActionNames=actions,
         ResourceArns=resources,
-        **extra,
+        ContextEntries=context or [],
     ):
         for result in page["EvaluationResults"]:
             if result["EvalDecision"] != "allowed":
