@@ -155,6 +155,8 @@ def _principal(arn):
         "yes": "Don't ask before executing change sets (CI). Stateful replacements still stop.",
         "dry_run": "Show the plan and the change sets, then delete them; change nothing.",
         "allow_replace": "Allow replacing/removing stateful resources (DB, KMS key, VPC...).",
+        "drift_check": "Detect drift on existing stacks first (default on; --no-drift-check).",
+        "revert_drift": "Put drifted resources back to the template (drift-aware change sets).",
         "principal_arn": _PRINCIPAL_HELP,
     }
 )
@@ -167,6 +169,8 @@ def deploy(
     yes=False,
     dry_run=False,
     allow_replace=False,
+    drift_check=True,
+    revert_drift=False,
     principal_arn=None,
 ):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
@@ -181,6 +185,8 @@ def deploy(
         yes=yes,
         dry_run=dry_run,
         allow_replace=allow_replace,
+        drift_check=drift_check,
+        revert_drift=revert_drift,
     )
 
 

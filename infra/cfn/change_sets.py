@@ -84,6 +84,7 @@ class ChangeSets:
             Description=f"gifstack deploy of {request.key}",
             **self._template_argument(request),
             **role_argument(request.role_arn),
+            **self._drift_argument(kind),
         )
         change_set = _ChangeSet(created["Id"], created["StackId"], kind, [], request.role_arn)
         latest: dict = {}
@@ -164,6 +165,13 @@ class ChangeSets:
                 "engine was given no template bucket (StackEngine(template_bucket=...))."
             )
         return {"TemplateURL": self._bucket.upload(request.name, request.template_body)}
+
+    def _drift_argument(self, kind: str) -> dict[str, str]:
+        """A drift-aware change set (botocore's model: CreateChangeSet DeploymentMode
+        REVERT_DRIFT) when the deploy reverts drift; a new stack has none to revert."""
+        if self._options.revert_drift and kind == "UPDATE":
+            return {"DeploymentMode": "REVERT_DRIFT"}
+        return {}
 
     def discard(self, name: str, change_set: _ChangeSet, quietly: bool = False) -> None:
         """Delete an unexecuted change set; a stack it created (REVIEW_IN_PROGRESS, no

@@ -60,6 +60,8 @@ class DeployOptions:
     allow_replace: bool = False
     protect_stateful: bool = False  # True in prod: refuse stateful replace/remove
     interactive: bool = field(default_factory=_stdin_is_terminal)
+    # Update change sets revert drift (CreateChangeSet DeploymentMode REVERT_DRIFT).
+    revert_drift: bool = False
     # Told (stack name, stack status) at every poll while a stack operation runs; the
     # live progress board (infra/orchestration/progress.py) listens here.
     on_status: Callable[[str, str], None] | None = field(default=None, compare=False)

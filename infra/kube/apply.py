@@ -13,11 +13,16 @@ from rich.markup import escape
 
 from infra.core.errors import OperationFailed
 from infra.kube import diagnose as kube_diagnose
+from infra.kube import ownership
 from infra.kube.client import KubeApi, Pacing
 from infra.kube.kinds import PRUNABLE
-from infra.kube.render import MANAGED_BY_LABEL
 
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods
+# The label the API server puts on a Job's pod template, so on its pods: the Job's uid. It
+# selects exactly this Job's pods; job-name would also select the pods of an earlier Job of
+# the same name (a failed migration is deleted and made again under its name) while the
+# garbage collector has not removed them yet.
+# https://kubernetes.io/docs/reference/labels-annotations-taints/#batch-kubernetes-io-controller-uid
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_WAIT_GRACE_SECONDS = 60  # on top of activeDeadlineSeconds, for the controller to report
 
 
@@ -25,8 +30,21 @@ def ref(doc: dict[str, Any]) -> str:
     return f"{doc['kind']}/{doc['metadata']['name']}"
 
 
-def apply_all(api: KubeApi, docs: list[dict[str, Any]], console: Console) -> None:
+def apply_all(
+    api: KubeApi,
+    docs: list[dict[str, Any]],
+    console: Console,
+    *,
+    autoscaler_minimum: int = 1,
+) -> None:
+    """Apply each object as field manager gifstack: first take over the fields set on it by
+    hand (so the apply removes those the manifests dropped), then, for a Deployment whose
+    replicas an autoscaler decides, hand replicas over to it (so leaving them out keeps the
+    count), then apply."""
     for doc in docs:
+        ownership.take_over(api, doc, console)
+        if doc["kind"] == "Deployment" and "replicas" not in doc["spec"]:
+            ownership.hand_over_replicas(api, doc, autoscaler_minimum, console)
         api.apply(doc)
         console.print(f"  applied {escape(ref(doc))}")
 
@@ -72,7 +90,7 @@ def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: P
                 if failed
                 else f"not finished after {deadline} s"
             )
-            _print_job_pods(api, name, namespace, console)
+            _print_job_pods(api, current or job, console)
             raise OperationFailed(
                 f"migration Job {name} failed ({reason}). Nothing else was changed: the "
                 "running version keeps serving. Fix the cause (its pod logs are above) and "
@@ -100,8 +118,10 @@ def _wait_gone(api: KubeApi, name: str, namespace: str, pacing: Pacing) -> None:
         pacing.sleep(pacing.interval)
 
 
-def _print_job_pods(api: KubeApi, name: str, namespace: str, console: Console) -> None:
-    pods = api.list("v1", "Pod", namespace, label_selector=f"{JOB_NAME_LABEL}={name}")
+def _print_job_pods(api: KubeApi, job: dict[str, Any], console: Console) -> None:
+    name = job["metadata"]["name"]
+    selector = f"{JOB_UID_LABEL}={job['metadata'].get('uid', '')}"
+    pods = api.list("v1", "Pod", job["metadata"]["namespace"], label_selector=selector)
     if not pods:
         console.print(f"[red]migration Job {escape(name)} has no pods to show logs of[/red]")
         return
@@ -112,16 +132,17 @@ def _print_job_pods(api: KubeApi, name: str, namespace: str, console: Console) -
 def prune_candidates(
     api: KubeApi, docs: list[dict[str, Any]], namespace: str
 ) -> list[tuple[str, str, str]]:
-    """(apiVersion, kind, name) of our objects in the namespace that are no longer rendered."""
+    """(apiVersion, kind, name) of the objects in the namespace that gifstack applied and no
+    longer renders, over every prunable kind of kinds.py. Ours means applied by our field
+    manager (its Apply entry in managedFields), not carrying our label: a copy someone
+    applied by hand with the label is not ours to delete."""
     rendered = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
-    selector = f"{MANAGED_BY_LABEL}=gifstack"
     found = []
     for api_version, kind in PRUNABLE:
-        for item in api.list(api_version, kind, namespace, label_selector=selector):
+        for item in api.list(api_version, kind, namespace):
             metadata = item["metadata"]
-            labels = metadata.get("labels") or {}
-            # Ours, top-level (controllers' children carry our labels too), not rendered.
-            if labels.get(MANAGED_BY_LABEL) != "gifstack" or metadata.get("ownerReferences"):
+            # Controllers' children are never ours, whatever their managedFields say.
+            if metadata.get("ownerReferences") or not ownership.applied_by_us(item):
                 continue
             if (kind, metadata["name"]) not in rendered:
                 found.append((api_version, kind, metadata["name"]))

@@ -40,6 +40,11 @@ class NamespaceTerminating(OperationFailed):
     pass
 
 
+class Conflict(OperationFailed):
+    """409: an apply would change fields another field manager owns, or a precondition
+    (resourceVersion) no longer holds."""
+
+
 def _namespace_terminating(namespace: str) -> str:
     return (
         f"namespace {namespace} is being deleted (Terminating), so nothing can be created in "
@@ -69,9 +74,18 @@ class KubeApi:
         with self._call(f"looking up kind {kind} ({api_version})"):
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
 
-    def apply(self, doc: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        """Server-side apply as field manager `gifstack` (creates or updates; we own the
-        fields we set, and take them back from anyone who changed them by hand)."""
+    def apply(
+        self,
+        doc: dict[str, Any],
+        *,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = True,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Server-side apply (creates or updates). By default as field manager `gifstack`
+        with force: we own the fields we set and take them back from anyone who changed them
+        by hand, as the docs recommend for a controller of its own objects. Without force a
+        field another manager owns and we would change raises Conflict."""
         resource = self._resource(doc["apiVersion"], doc["kind"])
         options = {"dry_run": "All"} if dry_run else {}
         with self._call(f"applying {_ref(doc)}", namespace=doc["metadata"].get("namespace")):
@@ -79,12 +93,37 @@ class KubeApi:
                 resource,
                 body=doc,
                 namespace=doc["metadata"].get("namespace"),
-                field_manager=FIELD_MANAGER,
-                force_conflicts=True,
+                field_manager=field_manager,
+                force_conflicts=force,
                 _request_timeout=TIMEOUT,
                 **options,
             )
         return result.to_dict()
+
+    def replace_managed_fields(
+        self, live: dict[str, Any], entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Rewrite an object's managedFields (a merge patch, as the Server-Side Apply docs
+        allow for any write but an apply), only if it is still at the resourceVersion read:
+        Conflict otherwise."""
+        metadata = live["metadata"]
+        resource = self._resource(live["apiVersion"], live["kind"])
+        body = {
+            "metadata": {
+                "name": metadata["name"],
+                "resourceVersion": metadata["resourceVersion"],
+                "managedFields": entries,
+            }
+        }
+        with self._call(
+            f"taking over the fields of {_ref(live)}", namespace=metadata.get("namespace")
+        ):
+            return resource.patch(
+                body=body,
+                namespace=metadata.get("namespace"),
+                content_type="application/merge-patch+json",
+                _request_timeout=TIMEOUT,
+            ).to_dict()
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
@@ -178,6 +217,8 @@ class KubeApi:
                 "one to the principal that deployed it (DeployerPrincipalArn). Deploy as that "
                 "principal, or add an access entry for yours."
             )
+        if exc.status == 409:
+            return Conflict(f"{action} failed (409 Conflict): {message}")
         return OperationFailed(f"{action} failed ({exc.status} {exc.reason}): {message}")
 
 

@@ -24,9 +24,14 @@ class Kind:
     name: str
     api_version: str
     phase: Phase
-    # Prune deletes our objects of this kind that are no longer rendered (never the
-    # Namespace; Pods and ReplicaSets are the controllers', not ours, and are not listed).
+    # Prune deletes the objects of this kind that gifstack applied (its field manager in their
+    # managedFields) and no longer renders (never the Namespace; Pods and ReplicaSets are the
+    # controllers', not ours, and are not listed). Keep a row after its last manifest goes, so
+    # the objects left of that kind are still pruned.
     prunable: bool = True
+    # Pruned before the app's objects are applied instead of after a healthy rollout: an HPA
+    # no longer rendered would otherwise keep scaling the Deployment during the rollout.
+    prune_first: bool = False
 
 
 KINDS: tuple[Kind, ...] = (
@@ -37,13 +42,14 @@ KINDS: tuple[Kind, ...] = (
     Kind("Deployment", "apps/v1", Phase.APP),
     Kind("Service", "v1", Phase.APP),
     Kind("PodDisruptionBudget", "policy/v1", Phase.APP),
-    Kind("HorizontalPodAutoscaler", "autoscaling/v2", Phase.APP),
+    Kind("HorizontalPodAutoscaler", "autoscaling/v2", Phase.APP, prune_first=True),
     Kind("NetworkPolicy", "networking.k8s.io/v1", Phase.APP),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 # The order objects are applied in: what others need first, the app after its migration.
 APPLY_ORDER = tuple(kind.name for kind in KINDS)
 PRUNABLE = tuple((kind.api_version, kind.name) for kind in KINDS if kind.prunable)
+PRUNED_FIRST = frozenset(kind.name for kind in KINDS if kind.prunable and kind.prune_first)
 
 
 def phase(doc: dict) -> Phase:

@@ -19,6 +19,7 @@ import yaml
 from infra.core import naming, revision
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
+from infra.kube import timing
 from infra.kube.kinds import APPLY_ORDER, BY_NAME
 from infra.settings import image_tag as image_tag_rule
 from infra.settings.params import Settings
@@ -99,7 +100,7 @@ def render(settings: Settings, outputs: dict[str, str], image_tag: str) -> list[
         config,
         _job(outputs, image, sources.pop(("Job", MIGRATE))),
         _deployment(settings, image, _hash(config["data"]), sources.pop(("Deployment", APP))),
-        sources.pop(("Service", APP)),
+        _service(sources.pop(("Service", APP))),
         sources.pop(("PodDisruptionBudget", APP)),
     ]
     hpa = sources.pop(("HorizontalPodAutoscaler", APP))
@@ -250,7 +251,9 @@ def _deployment(
     template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION] = config_hash
     pod = template["spec"]
     pod["serviceAccountName"] = naming.APP_SERVICE_ACCOUNT
+    pod["terminationGracePeriodSeconds"] = timing.TERMINATION_GRACE_SECONDS
     container = pod["containers"][0]
+    container["lifecycle"]["preStop"] = {"sleep": {"seconds": timing.PRE_STOP_SLEEP_SECONDS}}
     container["image"] = image
     container["ports"][0]["containerPort"] = app.port
     _set_env(container, "PORT", str(app.port))
@@ -258,6 +261,12 @@ def _deployment(
         "requests": {"cpu": app.cpu_request, "memory": app.memory_request},
         "limits": {"cpu": app.cpu_limit, "memory": app.memory_limit},
     }
+    return doc
+
+
+def _service(doc: dict[str, Any]) -> dict[str, Any]:
+    # The NLB health check the pods' termination timings are derived from (timing.py).
+    doc["metadata"].setdefault("annotations", {}).update(timing.service_annotations())
     return doc
 
 

@@ -1,9 +1,14 @@
 """Wait for a Deployment's rollout like `kubectl rollout status`, explain a failure, roll back.
 
 Healthy means: the controller has seen our generation, every replica runs the new template
-and is available (ready, so `/gif` answered). A rollout fails when the controller reports
-ProgressDeadlineExceeded (after spec.progressDeadlineSeconds without progress) or when it
-says nothing for a grace period after that deadline.
+and is available (ready, so `/gif` answered). The verdict is kubectl's: the rollout fails when
+the Deployment controller reports ProgressDeadlineExceeded, which it does after
+spec.progressDeadlineSeconds without progress; its clock restarts with every bit of progress,
+so a slow but healthy rollout never fails. kubectl rollout status has no deadline of its own
+(https://github.com/kubernetes/kubectl/blob/master/pkg/polymorphichelpers/rollout_status.go);
+ours is only a safety net for a controller that says nothing at all: progressDeadlineSeconds +
+DEADLINE_GRACE_SECONDS since the controller's generation or the updated, ready or available
+counts last moved.
 """
 
 from __future__ import annotations
@@ -58,26 +63,39 @@ def rollout_state(deployment: dict[str, Any]) -> tuple[bool, str]:
     return True, f"all {wanted} pods run the new version and are available"
 
 
+def _progress(deployment: dict[str, Any]) -> tuple[int, ...]:
+    """What moves while a rollout progresses: the generation the controller has seen and the
+    updated, ready and available counts."""
+    status = deployment.get("status") or {}
+    keys = ("observedGeneration", "updatedReplicas", "readyReplicas", "availableReplicas")
+    return tuple(status.get(key, 0) for key in keys)
+
+
 def wait(api: KubeApi, name: str, namespace: str, console: Console, pacing: Pacing) -> None:
-    """Poll until the rollout is done; print a line whenever its state changes."""
-    started = pacing.clock()
-    last = ""
+    """Poll until the rollout is done; print a line whenever its state changes. Fails on the
+    controller's ProgressDeadlineExceeded, or when nothing moved for progressDeadlineSeconds +
+    DEADLINE_GRACE_SECONDS."""
+    started = last_progress = pacing.clock()
+    last_state, seen = "", None
     while True:
         deployment = api.get("apps/v1", "Deployment", name, namespace)
         if deployment is None:
             raise RolloutFailed(f"Deployment {name} disappeared during its rollout.")
         done, state = rollout_state(deployment)
-        elapsed = pacing.clock() - started
-        if state != last:
-            console.print(f"  [{elapsed:5.0f}s] {escape(state)}", highlight=False)
-            last = state
+        now = pacing.clock()
+        if _progress(deployment) != seen:
+            seen, last_progress = _progress(deployment), now
+        if state != last_state:
+            console.print(f"  [{now - started:5.0f}s] {escape(state)}", highlight=False)
+            last_state = state
         if done:
             return
-        deadline = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
-        if elapsed > deadline + DEADLINE_GRACE_SECONDS:
+        limit = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
+        limit += DEADLINE_GRACE_SECONDS
+        if now - last_progress > limit:
             raise RolloutFailed(
-                f"Deployment {name} did not finish within {deadline + DEADLINE_GRACE_SECONDS} s "
-                f"and its controller reported nothing: {state}"
+                f"Deployment {name} made no progress for {limit} s and its controller reported "
+                f"nothing (not even ProgressDeadlineExceeded): {state}"
             )
         pacing.sleep(pacing.interval)
 
@@ -122,8 +140,10 @@ def rollback(
     api: KubeApi, rendered: dict[str, Any], console: Console, pacing: Pacing
 ) -> str | None:
     """Put the previous ReplicaSet's pod template back (what `kubectl rollout undo` does),
-    applied over the rendered Deployment so every other field stays ours. Returns a line
-    describing what runs now, or None when there is nothing to roll back to."""
+    applied over the rendered Deployment so every other field stays ours. An autoscaled
+    Deployment is rendered without `replicas` (ownership.hand_over_replicas), so the rollback
+    leaves the count the HPA chose meanwhile alone. Returns a line describing what runs now,
+    or None when there is nothing to roll back to."""
     name = rendered["metadata"]["name"]
     namespace = rendered["metadata"]["namespace"]
     deployment = api.get("apps/v1", "Deployment", name, namespace)

@@ -2,8 +2,9 @@
 roll out (rolling back on failure), prune, and report the app's URL.
 
 Order: Namespace, ServiceAccounts, ConfigMap; the migration Job (wait for it; on failure
-stop with its logs, the running version untouched); then Deployment, Service, PDB, HPA,
-NetworkPolicy; wait for the rollout; prune what is no longer rendered.
+stop with its logs, the running version untouched); prune the kinds pruned first (an HPA no
+longer rendered); then Deployment, Service, PDB, HPA, NetworkPolicy; wait for the rollout;
+prune the rest of what we applied and no longer render.
 """
 
 from __future__ import annotations
@@ -72,22 +73,29 @@ def deploy_workload(
     rest = [doc for doc in docs if kinds.phase(doc) == kinds.Phase.APP]
     deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
 
-    if "replicas" not in deployment["spec"]:
-        _keep_autoscaled_replicas(api, deployment, settings.app.replicas)
-    doomed: list[tuple[str, str, str]] = []
+    early: list[tuple[str, str, str]] = []
+    late: list[tuple[str, str, str]] = []
     if prune:
-        doomed = kube_apply.prune_candidates(api, docs, namespace)
-        listed = ", ".join(f"{kind}/{name}" for _, kind, name in doomed) or "nothing"
-        console.print(f"prune after a healthy rollout: {escape(listed)}")
+        for doomed in kube_apply.prune_candidates(api, docs, namespace):
+            (early if doomed[1] in kinds.PRUNED_FIRST else late).append(doomed)
+        if early:
+            console.print(f"prune before the app is applied: {_listed(early)}")
+        console.print(f"prune after a healthy rollout: {_listed(late)}")
     console.print("[bold]kubernetes[/] applying (server-side apply, field manager gifstack)")
     kube_apply.apply_all(api, first, console)
     for job in jobs:
         kube_apply.run_migration(api, job, console, pacing)
-    kube_apply.apply_all(api, rest, console)
+    if early:  # e.g. an HPA no longer rendered: gone before it can scale the new Deployment
+        kube_apply.prune(api, docs, namespace, console, early)
+    kube_apply.apply_all(api, rest, console, autoscaler_minimum=settings.app.replicas)
     _roll_out(api, deployment, console, pacing, rollback=rollback)
     if prune:
-        kube_apply.prune(api, docs, namespace, console, doomed)
+        kube_apply.prune(api, docs, namespace, console, late)
     return _url(api, namespace, console)
+
+
+def _listed(doomed: list[tuple[str, str, str]]) -> str:
+    return escape(", ".join(f"{kind}/{name}" for _, kind, name in doomed) or "nothing")
 
 
 def print_plan(console: Console, docs: list[dict[str, Any]], *, prune: bool, rollback: bool):
@@ -98,11 +106,10 @@ def print_plan(console: Console, docs: list[dict[str, Any]], *, prune: bool, rol
     for index, doc in enumerate(docs, start=1):
         table.add_row(str(index), escape(kube_apply.ref(doc)), _what(doc))
     console.print(table)
-    selector = f"{kube_render.MANAGED_BY_LABEL}=gifstack"
     console.print(
         f"prune: {'on' if prune else 'off'} "
-        f"({'delete' if prune else 'keep'} objects labelled {selector} that are no longer "
-        f"rendered{'' if prune else '; --prune to delete them'})"
+        f"({'delete' if prune else 'keep'} the objects field manager gifstack applied that are "
+        f"no longer rendered{'' if prune else '; --prune to delete them'})"
     )
     console.print(f"rollback on a failed rollout: {'on' if rollback else 'off (--no-rollback)'}")
 
@@ -146,15 +153,6 @@ def _roll_out(
             f"{failure.message}. {outcome[0].upper()}{outcome[1:]}; fix the cause shown "
             "above and deploy again."
         ) from None
-
-
-def _keep_autoscaled_replicas(api: KubeApi, deployment: dict[str, Any], minimum: int) -> None:
-    """With an autoscaler the rendered Deployment has no `replicas`; applying it without one
-    would reset a running Deployment to 1 pod. Apply the count the autoscaler chose (or its
-    minimum on the first deploy), so the apply changes nothing the HPA decided."""
-    current = api.get("apps/v1", "Deployment", kube_render.APP, naming.K8S_NAMESPACE)
-    running = ((current or {}).get("spec") or {}).get("replicas")
-    deployment["spec"]["replicas"] = max(running or minimum, minimum)
 
 
 def _url(api: KubeApi, namespace: str, console: Console) -> str | None:

@@ -7,7 +7,7 @@ or the local "pod" for `--env local`. This module never talks to CloudFormation 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 
@@ -15,7 +15,7 @@ from infra.aws.call_count import CallCounter
 from infra.cfn.types import StackResult
 from infra.core import naming, revision
 from infra.core.errors import GifstackError
-from infra.orchestration import image, preflight, stack_run, summary
+from infra.orchestration import drift_gate, image, preflight, stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.orchestration.targets import workload_outputs
 from infra.settings import image_tag as image_tag_rule
@@ -43,6 +43,8 @@ def run(
     yes: bool = False,
     dry_run: bool = False,
     allow_replace: bool = False,
+    drift_check: bool = True,
+    revert_drift: bool = False,
     console: Console | None = None,
     seams: Seams = REAL_PARTS,
 ) -> DeployReport:
@@ -68,6 +70,10 @@ def run(
     # provisions them as gif-ci's execution role: checked before any stack is touched.
     role_arn = frame.execution_role_arn(dry_run=dry_run) if keys else None
     stack_run.print_plan(frame, identity, keys, skipped, tag=tag, app_step=app_step)
+    if drift_check and target.checks_drift and keys:
+        drift_gate.check(frame, keys, revert=revert_drift)
+    if revert_drift:
+        frame.options = replace(frame.options, revert_drift=True)
 
     outputs = stack_run.upstream_outputs(frame, keys)
     report = DeployReport(results=[], calls=frame.calls)

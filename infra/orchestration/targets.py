@@ -24,6 +24,7 @@ class WorkloadTarget(Protocol):
     checks_image_in_ecr: bool
     needs_bootstrap: bool
     asks_before_change_sets: bool
+    checks_drift: bool
 
     def prepare_deploy(self, keys: Iterable[str]) -> dict[str, str]:
         """Before a deploy: check what must run; the stacks to skip (key -> why)."""
@@ -64,6 +65,7 @@ class EksTarget:
     checks_image_in_ecr = True
     needs_bootstrap = True
     asks_before_change_sets = True
+    checks_drift = True
 
     def __init__(self, settings: Settings, console: Console):
         self.settings = settings
@@ -111,6 +113,7 @@ class LocalTarget:
     checks_image_in_ecr = False
     needs_bootstrap = False
     asks_before_change_sets = False  # local change sets go to the emulator: shown, not asked
+    checks_drift = False  # moto has no drift detection
 
     def __init__(self, settings: Settings, console: Console, local_dir: Path | None):
         self.settings = settings

@@ -180,3 +180,34 @@ def test_the_source_manifests_are_valid_kubernetes_objects_on_their_own():
     assert len(templates) == 2
     for template in templates:
         assert restricted_violations(template["spec"]) == []
+
+
+def rendered(env: str, kind: str) -> dict[str, Any]:
+    settings = params.load(env)
+    docs = kube_render.render(settings, kube_render.offline_outputs(settings), "v1")
+    return next(doc for doc in docs if doc["kind"] == kind)
+
+
+@pytest.mark.parametrize("env", params.environments())
+def test_a_node_drain_may_evict_app_pods_that_are_not_ready(env):
+    # Readiness needs the database: in an outage no pod is ready, and under the default
+    # IfHealthyBudget policy no unready pod may be evicted, so every node drain (and a
+    # managed node group update, after its drain timeout) would fail. AlwaysAllow lets
+    # running-but-unready pods go; healthy ones are still guarded by maxUnavailable.
+    spec = rendered(env, "PodDisruptionBudget")["spec"]
+    assert spec["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert spec["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("env", params.environments())
+def test_disruptions_do_not_spend_the_migration_jobs_retries(env):
+    # A drain, preemption or eviction marks the pod with the DisruptionTarget condition; the
+    # Job ignores such failures (a new pod, backoffLimit untouched) and counts the rest.
+    spec = rendered(env, "Job")["spec"]
+    rules = spec["podFailurePolicy"]["rules"]
+    assert {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    } in rules
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
+    assert spec["backoffLimit"] == 2

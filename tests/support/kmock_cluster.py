@@ -12,8 +12,9 @@ Gaps closed (each marked GAP in the code):
    paths are re-parsed here; gifstack never POSTs namespaces (it server-side applies them).
 3. A server-side apply (PATCH application/apply-patch+yaml) of a missing object answers 404;
    a real API server creates it. Here it becomes a create.
-4. Patches are plain recursive merges (no field ownership, lists replaced whole). Not closed:
-   tests only rely on merges that a real apply would produce as well.
+4. Patches are plain recursive merges: no field ownership, `managedFields` stays empty. Closed by
+   tests/support/field_ownership.py (server-side apply ownership, conflicts, removal of fields
+   given up, Update owners), called for every write to an object (not its subresources).
 5. No uid, creationTimestamp, resourceVersion, generation: the API server sets them, so we do
    (generation bumps when `spec` changes, like the real registry strategies).
 6. Lists carry no `kind`/`apiVersion` (the DynamicClient needs them) and ignore label and
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import json
 import re
 import socket
 import threading
@@ -39,8 +41,10 @@ from typing import Any
 
 import attrs
 import kmock
-from kmock._internal import dicts, enums, parsing, references, rendering
+from kmock._internal import dicts, enums, k8s, parsing, references, rendering
 from kubernetes import client as k8s_client
+
+from tests.support import field_ownership
 
 _NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)(?:/(status|finalize))?/?$")
 _NAMESPACES = references.resource("", "v1", "namespaces")
@@ -62,6 +66,7 @@ class PatchedEmulator(kmock.KubernetesEmulator):
         request = self._reparse_namespace_path(request)
         if request.resource is not None:
             request = self._apply_creates(request)
+            request = self._track_owners(request)
             self._server_metadata(request)
         self.log.append(request)
         # kmock routes a request by finding it (by identity) in its request log, scanning the
@@ -102,6 +107,41 @@ class PatchedEmulator(kmock.KubernetesEmulator):
         if request.action == enums.action.UPDATE and is_apply and self._stored(request) is None:
             return attrs.evolve(request, action=enums.action.CREATE)
         return request
+
+    def _track_owners(self, request: rendering.Request) -> rendering.Request:
+        # GAP 4: field ownership. The object the write produces is computed here, and kmock is
+        # given the merge patch (or, for a create, the object) that stores exactly it.
+        writes = (enums.action.CREATE, enums.action.UPDATE)
+        if (
+            request.action not in writes
+            or request.subresource
+            or not isinstance(request.data, dict)
+        ):
+            return request
+        stored_obj = self._stored(request)
+        stored = copy.deepcopy(stored_obj.raw) if stored_obj is not None else None
+        now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        agent = request.headers.get("User-Agent", "unknown").split("/")[0]
+        manager = request.params.get("fieldManager") or agent
+        content_type = request.headers.get("Content-Type", "")
+        try:
+            if content_type.startswith("application/apply-patch"):
+                force = request.params.get("force") == "true"
+                new = field_ownership.apply(stored, request.data, manager, force, now)
+            else:
+                _check_resource_version(stored, request.data)
+                merged = dicts.patch_dict(copy.deepcopy(stored or {}), request.data)
+                reset = "managedFields" in (request.data.get("metadata") or {})
+                new = field_ownership.update(stored, dict(merged), manager, now, reset=reset)
+        except field_ownership.Conflict as conflict:
+            raise k8s.KubernetesError(
+                status=409,
+                reason="Conflict",
+                message=conflict.message,
+                details={"causes": conflict.causes},
+            ) from None
+        data = new if stored is None else field_ownership.diff(stored, new)
+        return attrs.evolve(request, data=data)
 
     def _server_metadata(self, request: rendering.Request) -> None:
         # GAP 5: fields the API server owns. request.data is merged into the stored object.
@@ -157,6 +197,19 @@ class PatchedEmulator(kmock.KubernetesEmulator):
                 text = "\n".join(text.splitlines()[-int(request.params["tailLines"]) :])
             return rendering.Response(payload=text.encode(), headers={"Content-Type": "text/plain"})
         return await super()._serve_fetch(request)
+
+
+def _check_resource_version(stored: dict[str, Any] | None, body: dict[str, Any]) -> None:
+    # A resourceVersion in a patch is a precondition (optimistic concurrency).
+    wanted = (body.get("metadata") or {}).get("resourceVersion")
+    current = ((stored or {}).get("metadata") or {}).get("resourceVersion")
+    if wanted is not None and stored is not None and wanted != current:
+        raise k8s.KubernetesError(
+            status=409,
+            reason="Conflict",
+            message="the object has been modified; please apply your changes to the latest "
+            "version and try again",
+        )
 
 
 def _labels_match(item: dict[str, Any], selector: str) -> bool:
@@ -249,3 +302,35 @@ def running_cluster() -> Iterator[Cluster]:
     finally:
         cluster.loop.call_soon_threadsafe(box["stop"].set)
         thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One server-side apply the emulator received, as sent."""
+
+    plural: str
+    name: str
+    manager: str
+    force: bool
+    body: dict[str, Any]
+
+
+def applies(cluster: Cluster) -> list[Applied]:
+    """Every server-side apply, in order, with its field manager and the body as sent."""
+    return [
+        Applied(
+            request.resource.plural,
+            request.name,
+            request.params.get("fieldManager", ""),
+            request.params.get("force") == "true",
+            json.loads(request.text),
+        )
+        for request in cluster.emulator.log
+        if request.method == "PATCH"
+        and request.headers.get("Content-Type", "").startswith("application/apply-patch")
+    ]
+
+
+def history(cluster: Cluster, resource: str, namespace: str, name: str) -> list[dict[str, Any]]:
+    """Every stored version of an object, oldest first (e.g. resource 'apps/v1/deployments')."""
+    return [dict(version) for version in cluster.emulator.objects[resource, namespace, name, :]]

@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from botocore.stub import ANY
 
 from infra.core.errors import OperationFailed
 from tests.infra.cfn.test_engine import (
+    CHANGE_SET_ID,
     NAME,
     STACK_ID,
     FakeClock,
     cfn,  # noqa: F401  (the fixture)
+    change_set,
     missing,
+    prod_request,
     stacks,
     stubbed_engine,
 )
@@ -144,3 +148,34 @@ def test_a_detection_that_never_ends_times_out_naming_the_stack(cfn):  # noqa: F
         )
     with pytest.raises(OperationFailed, match=f"drift detection of stack {NAME}"):
         stubbed_engine(client).drift(NAME, timeout_minutes=1)
+
+
+def test_reverting_drift_asks_for_drift_aware_update_change_sets_only(cfn):  # noqa: F811
+    client, stubber = cfn
+    stubber.add_response("describe_stacks", stacks("UPDATE_COMPLETE", Tags=[]))  # tags differ
+    stubber.add_response(
+        "create_change_set",
+        {"Id": CHANGE_SET_ID, "StackId": STACK_ID},
+        {
+            "StackName": NAME,
+            "ChangeSetName": ANY,
+            "ChangeSetType": "UPDATE",
+            "Parameters": ANY,
+            "Tags": ANY,
+            "Capabilities": ANY,
+            "Description": ANY,
+            "TemplateBody": ANY,
+            "DeploymentMode": "REVERT_DRIFT",
+        },
+    )
+    stubber.add_response(
+        "describe_change_set",
+        change_set("FAILED", reason="The submitted information didn't contain changes."),
+    )
+    stubber.add_response(
+        "delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID}
+    )
+
+    result = stubbed_engine(client, revert_drift=True).deploy(prod_request())
+
+    assert result.status == "unchanged"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra.core.errors import BadInput, OperationFailed
-from infra.kube.client import KubeApi, NamespaceTerminating, check_namespace
+from infra.kube.client import Conflict, KubeApi, NamespaceTerminating, check_namespace
 from tests.support.kmock_cluster import running_cluster, unreachable_api_client
 
 CONFIG = {
@@ -128,3 +128,15 @@ def test_discovery_is_fresh_each_run_not_the_shared_tmp_cache(cluster):
     api = KubeApi(cluster.api_client())
     api.apply(CONFIG)
     assert set(shared.glob("osrcp-*.json")) == before
+
+
+def test_an_apply_conflict_without_force_is_one_conflict_error_naming_the_owner(cluster):
+    api = KubeApi(cluster.api_client())
+    api.apply(CONFIG)
+    changed = {**CONFIG, "data": {"LOG_LEVEL": "debug"}}
+    with pytest.raises(Conflict) as conflict:
+        api.apply(changed, field_manager="someone-else", force=False)
+    assert conflict.value.message.startswith("applying ConfigMap/gif-config failed (409 Conflict)")
+    assert 'conflict with "gifstack"' in conflict.value.message
+    api.apply(changed, field_manager="someone-else", force=True)  # forced: takes the field
+    assert api.get("v1", "ConfigMap", "gif-config", "gif")["data"] == {"LOG_LEVEL": "debug"}

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing
+from tests.support.fake_controllers import Controllers
 from tests.support.kmock_cluster import running_cluster
 
 
@@ -106,8 +107,65 @@ def test_the_wait_gives_up_after_the_deadline_when_the_controller_says_nothing()
         console = Console(record=True, width=200)
         with pytest.raises(kube_rollout.RolloutFailed) as failure:
             kube_rollout.wait(api, "gif-app", "gif", console, Pacing(10, clock.sleep, clock))
-    assert "did not finish within 90 s" in failure.value.message
+    assert "made no progress for 90 s" in failure.value.message
     assert "controller to pick up generation 1" in console.export_text()
+
+
+def app_deployment(replicas: int, deadline: int) -> dict:
+    labels = {"app": "x"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "gif-app", "namespace": "gif"},
+        "spec": {
+            "replicas": replicas,
+            "progressDeadlineSeconds": deadline,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "gif:v1"}]},
+            },
+        },
+    }
+
+
+def test_a_slow_rollout_that_keeps_progressing_succeeds_past_deadline_plus_grace():
+    # 12 replicas, maxSurge 1, maxUnavailable 0, a pod ready every 60 s: 720 s in all, more
+    # than progressDeadlineSeconds + grace (660 s) counted from the start. The controller's own
+    # deadline restarts with each bit of progress, so does ours.
+    with running_cluster() as cluster:
+        api = KubeApi(cluster.api_client())
+        api.apply(app_deployment(replicas=12, deadline=600))
+        controllers = Controllers(cluster, seconds_per_pod=60)
+        console = Console(record=True, width=200)
+        kube_rollout.wait(
+            api, "gif-app", "gif", console, Pacing(10, controllers.step, controllers.clock)
+        )
+    assert controllers.now >= 720
+    assert "all 12 pods run the new version and are available" in console.export_text()
+
+
+def test_the_grace_clock_restarts_only_when_the_counts_move():
+    # The controller made some progress, then went silent (no status, no verdict): the wait
+    # gives up progressDeadlineSeconds + grace after the last change it saw.
+    with running_cluster() as cluster:
+        api = KubeApi(cluster.api_client())
+        api.apply(app_deployment(replicas=3, deadline=120))
+        controllers = Controllers(cluster, seconds_per_pod=60)
+
+        def sleep(seconds: float) -> None:
+            if controllers.now < 100:
+                controllers.step(seconds)  # progress: one pod ready 60 s after it starts
+            else:
+                controllers.now += seconds  # then the controller says nothing more
+
+        with pytest.raises(kube_rollout.RolloutFailed) as failure:
+            kube_rollout.wait(
+                api, "gif-app", "gif", Console(), Pacing(10, sleep, controllers.clock)
+            )
+    assert "no progress for 180 s" in failure.value.message
+    # The controller picked the rollout up at 10 s and had a pod ready at 70 s: the last move.
+    assert 70 + 180 < controllers.now <= 70 + 180 + 10
 
 
 def test_rollback_has_nothing_to_go_back_to_without_an_older_replica_set():

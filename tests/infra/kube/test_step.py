@@ -12,7 +12,7 @@ from infra.core import naming
 from infra.core.errors import BadInput, OperationFailed
 from infra.kube import render as kube_render
 from infra.kube import step as kube
-from infra.kube.client import Pacing
+from infra.kube.client import KubeApi, Pacing
 from infra.settings import params
 from tests.support.fake_controllers import Controllers
 from tests.support.kmock_cluster import running_cluster, unreachable_api_client
@@ -137,21 +137,25 @@ def test_a_new_image_tag_runs_a_new_job_rolls_out_and_prunes_the_old_job(cluster
     assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
 
 
-def test_prune_deletes_only_managed_objects_that_are_no_longer_rendered(cluster, dev):
+def test_prune_deletes_only_objects_we_applied_that_are_no_longer_rendered(cluster, dev):
     controllers = Controllers(cluster)
     deploy(cluster, dev, "v1", controllers)
     managed = {"app.kubernetes.io/managed-by": "gifstack"}
-    controllers.create("v1", "ConfigMap", {"metadata": {"name": "old-config", "labels": managed}})
+    old = {"metadata": {"name": "old-config", "namespace": "gif", "labels": managed}}
+    KubeApi(cluster.api_client()).apply({"apiVersion": "v1", "kind": "ConfigMap", **old})
     controllers.create("v1", "ConfigMap", {"metadata": {"name": "someone-elses"}})
+    # A copy applied by hand carries our label, but we never applied it: not ours to delete.
+    copy = {"metadata": {"name": "hand-applied-copy", "labels": managed}}
+    controllers.create("v1", "ConfigMap", copy)
 
     _, text = deploy(cluster, dev, "v1", controllers, prune=False)
     names = {cm["metadata"]["name"] for cm in controllers.list("v1", "ConfigMap")}
-    assert {"old-config", "someone-elses", "gif-config"} <= names
+    assert {"old-config", "someone-elses", "hand-applied-copy", "gif-config"} <= names
     assert "prune: off" in text
 
     _, text = deploy(cluster, dev, "v1", controllers)
     names = {cm["metadata"]["name"] for cm in controllers.list("v1", "ConfigMap")}
-    assert names == {"someone-elses", "gif-config"}
+    assert names == {"someone-elses", "hand-applied-copy", "gif-config"}
     assert "prune after a healthy rollout: ConfigMap/old-config" in text
     assert "pruned ConfigMap/old-config" in text
     # Controller-made children carry our labels but are never pruned.

@@ -47,3 +47,15 @@ def test_resolve_takes_the_flag_then_the_params_and_says_how_to_pass_one():
     assert image_tag.resolve(with_tag, None) == "v7"
     with pytest.raises(BadInput, match=r"--image-tag TAG .* params/dev\.yaml"):
         image_tag.resolve(settings, None)
+
+
+def test_the_message_offers_a_digest_only_where_one_can_be_used():
+    with pytest.raises(BadInput) as tag_or_digest:
+        image_tag.check("has space")
+    with pytest.raises(BadInput) as tag_only:
+        image_tag.check("has space", digest=False)
+    assert "sha256:<64 hex>" in tag_or_digest.value.message
+    assert "sha256" not in tag_only.value.message
+    with pytest.raises(BadInput) as latest:
+        image_tag.check("latest", digest=False)
+    assert "digest" not in latest.value.message

@@ -80,3 +80,15 @@ def test_a_timeout_override_keeps_the_other_stacks_defaults():
         for key in (naming.NETWORK, naming.REGISTRY)
     }
     assert timeouts == {naming.NETWORK: 5, naming.REGISTRY: 10}
+
+
+def test_default_timeouts_are_the_long_ones_for_rds_and_eks():
+    timeouts = {key: spec.timeout_minutes for key, spec in specs.SPECS.items()}
+    assert timeouts == {
+        "network": 20,
+        "database": 60,  # an RDS instance (Multi-AZ) takes 10-40 minutes
+        "cluster": 60,  # the EKS control plane 10-15 minutes, then the node group
+        "workload": 15,
+        "registry": 10,
+        "ci": 10,
+    }
