@@ -141,6 +141,20 @@ def audit(c):
 # --- deploy engine: deploy, diff, status, destroy, recover; local.up/down/status -------
 
 _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod)."
+_PRINCIPAL_HELP = (
+    "Your IAM role's full ARN (with its path), for the cluster's access entry, when "
+    "iam:GetRole is denied to you; default: read with iam:GetRole."
+)
+
+
+def _principal(arn):
+    """--principal-arn, handed to infra/aws/session.py through its environment variable."""
+    if arn:
+        import os
+
+        from infra.aws.session import PRINCIPAL_ARN_VARIABLE
+
+        os.environ[PRINCIPAL_ARN_VARIABLE] = arn
 
 
 @task(
@@ -153,6 +167,7 @@ _ENV_HELP = "Environment: the name of a params/<env>.yaml file (local, dev, prod
         "allow_replace": "Allow replacing/removing stateful resources (DB, KMS key, VPC...).",
         "drift_check": "Detect drift on existing stacks first (default on; --no-drift-check).",
         "revert_drift": "Put drifted resources back to the template (drift-aware change sets).",
+        "principal_arn": _PRINCIPAL_HELP,
     }
 )
 @reported
@@ -166,9 +181,12 @@ def deploy(
     allow_replace=False,
     drift_check=True,
     revert_drift=False,
+    principal_arn=None,
 ):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
     from infra.orchestration import deploy as command
+
+    _principal(principal_arn)
 
     command.run(
         env,
@@ -182,11 +200,19 @@ def deploy(
     )
 
 
-@task(help={"env": _ENV_HELP, "only": "Comma-separated stacks to diff; default all."})
+@task(
+    help={
+        "env": _ENV_HELP,
+        "only": "Comma-separated stacks to diff; default all.",
+        "principal_arn": _PRINCIPAL_HELP,
+    }
+)
 @reported
-def diff(c, env, only=None):
+def diff(c, env, only=None, principal_arn=None):
     """Show what a deploy would change: create each change set, print it, delete it."""
     from infra.orchestration import diff as command
+
+    _principal(principal_arn)
 
     command.run(env, only=only)
 
@@ -237,6 +263,17 @@ def recover(c, env, stack, skip=None):
     from infra.orchestration import recover as command
 
     command.run(env, stack, skip=skip)
+
+
+@task(help={"env": _ENV_HELP, "principal_arn": _PRINCIPAL_HELP})
+@reported
+def preflight(c, env, principal_arn=None):
+    """Read-only checks before a deploy (also its first step): credentials, AZs, EKS version
+    and add-ons, RDS class, node types, quotas, permissions, endpoint reach. Exit 2 if any fail."""
+    from infra.orchestration import preflight as command
+
+    _principal(principal_arn)
+    command.run(env)
 
 
 @task(
@@ -415,6 +452,7 @@ ns = Collection(
     synth,
     lint,
     audit,
+    preflight,
     deploy,
     diff,
     status,

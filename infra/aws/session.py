@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -103,9 +104,38 @@ class Aws:
                 f"for {pinned} (e.g. another AWS_PROFILE) or fix account_id."
             )
         self._identity = Identity(
-            account_id=account, arn=caller["Arn"], principal_arn=principal_arn(caller["Arn"])
+            account_id=account, arn=caller["Arn"], principal_arn=self._principal(caller["Arn"])
         )
         return self._identity
+
+    def _principal(self, arn: str) -> str:
+        """The IAM principal behind the caller, as an EKS access entry must name it: for a
+        role, its real ARN with its path (an IAM Identity Center role lives under
+        /aws-reserved/sso.amazonaws.com/...), which the STS session ARN leaves out. Source:
+        docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html ("If the ARN is
+        for an IAM role, it can include a path"). Resolved with iam:GetRole; when that is
+        denied, the --principal-arn flag (GIFSTACK_PRINCIPAL_ARN) gives it, else BadInput."""
+        role = assumed_role_name(arn)
+        if role is None:
+            return arn
+        given = os.environ.get(PRINCIPAL_ARN_VARIABLE, "").strip()
+        if given:
+            if not given.endswith(f"/{role}") or ":role/" not in given:
+                raise BadInput(
+                    f"--principal-arn {given} is not the role these credentials act as "
+                    f"({role}); pass that role's ARN (`aws iam get-role --role-name {role}`)."
+                )
+            return given
+        try:
+            return self.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+        except AWS_ERRORS as exc:
+            raise BadInput(
+                f"can't read the ARN of role {role} (the one these credentials act as) with "
+                f"iam:GetRole: {translate(exc, 'reading', 'IAM role').message} Its ARN may "
+                "include a path that the session ARN leaves out, and the cluster's access "
+                "entry must name it exactly. Pass it with --principal-arn "
+                f"(e.g. from `aws iam get-role --role-name {role} --query Role.Arn`)."
+            ) from None
 
     def template_bucket(self) -> TemplateBucket:
         """Where templates too big for TemplateBody go (created on first upload)."""
@@ -125,14 +155,17 @@ class Aws:
             )
 
 
-def principal_arn(arn: str) -> str:
-    """The IAM role behind an assumed-role session ARN; any other ARN unchanged.
+# What `--principal-arn` sets: the deployer's role ARN when iam:GetRole is denied.
+PRINCIPAL_ARN_VARIABLE = "GIFSTACK_PRINCIPAL_ARN"
 
-    arn:aws:sts::111122223333:assumed-role/Deployer/s1 -> arn:aws:iam::111122223333:role/Deployer
-    (a role path, if any, is not part of the session ARN and so not restored).
+
+def assumed_role_name(arn: str) -> str | None:
+    """The role name of an assumed-role session ARN; None for any other ARN.
+
+    arn:aws:sts::111122223333:assumed-role/Deployer/s1 -> Deployer (a role's path is not
+    part of the session ARN: `Aws.identity` asks IAM for the role's real ARN).
     """
     parts = arn.split(":", 5)
     if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
-        role = parts[5].split("/")[1]
-        return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
-    return arn
+        return parts[5].split("/")[1]
+    return None

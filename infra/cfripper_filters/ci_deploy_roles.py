@@ -31,12 +31,14 @@ STAR_ONLY_ACTIONS = [
     "autoscaling:DescribeTags",
     "cloudformation:DescribeEvents",  # the deploy role: a change set's validation findings
     "cloudformation:DescribeStackDriftDetectionStatus",  # the deploy role: `invoke drift`
+    "eks:DescribeClusterVersions",  # the deploy role: preflight (newer than the catalogue)
     "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeVpcEncryptionControls",
     "logs:DescribeIndexPolicies",
     "logs:DescribeLogGroups",
     "logs:DescribeResourcePolicies",
     "rds:DescribeDBEngineVersions",
+    "servicequotas:GetServiceQuota",  # the deploy role: preflight ("*" only in the catalogue)
 ]
 
 FILTERS = [

@@ -151,6 +151,31 @@ def _hadolint(targets: LintTargets) -> list[str]:
     return [_relative(line, targets) for line in findings]
 
 
+def _zizmor(targets: LintTargets) -> list[str]:
+    """GitHub Actions workflows: template injection, excessive permissions, unpinned actions,
+    cache poisoning of what a workflow publishes... (zizmor, offline: no GitHub API calls)."""
+    workflows = targets.root / ".github" / "workflows"
+    if not workflows.is_dir():
+        return []
+    args = [tool("zizmor"), "--offline", "--format", "json", str(workflows)]
+    result = _run(args, cwd=targets.root)
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return [f"zizmor failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"]
+    findings = []
+    for finding in report:
+        if finding.get("ignored"):
+            continue
+        places = [loc for loc in finding["locations"] if loc["symbolic"]["kind"] == "Primary"]
+        place = (places or finding["locations"])[0]
+        path = place["symbolic"]["key"]["Local"]["verbatim_path"]
+        row = place["concrete"]["location"]["start_point"]["row"] + 1
+        severity = finding["determinations"]["severity"].lower()
+        findings.append(f"{path}:{row}: {finding['ident']} ({severity}) {finding['desc']}")
+    return [_relative(line, targets) for line in findings]
+
+
 def _relative(line: str, targets: LintTargets) -> str:
     return line.replace(f"{targets.template_dir}/", "templates/").replace(f"{targets.root}/", "")
 
@@ -160,6 +185,7 @@ CHECKS: list[Check] = [
     Check("checkov", "template security (cloudformation framework, offline)", _checkov),
     Check("cfripper", "template security (IAM, KMS, security groups)", _cfripper),
     Check("hadolint", "Dockerfile", _hadolint),
+    Check("zizmor", "GitHub Actions workflows (.github/workflows, offline)", _zizmor),
     Check("k8s-validate", "manifests (offline render), kubernetes-validate --strict", k8s_validate),
     Check("k8s-checkov", "manifests (offline render), checkov kubernetes framework", k8s_checkov),
 ]

@@ -72,7 +72,6 @@ TAG_PROJECT = "project"
 TAG_ENVIRONMENT = "environment"
 TAG_MANAGED_BY = "managed-by"
 SHARED_ENVIRONMENT = "shared"  # the environment tag of the account-wide stacks
-TAG_GIT_COMMIT = "git-commit"  # on the stacks only: the commit that deployed them last
 
 # Parameters that are not another stack's output.
 DEPLOYER_PRINCIPAL_ARN = "DeployerPrincipalArn"  # cluster stack: who gets the access entry

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from infra.core import naming
+from infra.core import naming, revision
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.kube import timing
@@ -38,6 +38,9 @@ AWS_LB = "service.beta.kubernetes.io/aws-load-balancer"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
 ROLE_ANNOTATION = "gifstack.dev/pod-identity-role-arn"
 CONFIG_HASH_ANNOTATION = "gifstack.dev/config-hash"
+# The commit that deployed it: on the Deployment itself (not its pod template, so a commit
+# that changes nothing else restarts no pod); never a stack tag (infra/core/revision.py).
+GIT_COMMIT_ANNOTATION = "gifstack.dev/git-commit"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
 
@@ -251,6 +254,7 @@ def _deployment(
     else:
         spec["replicas"] = app.replicas
     spec["progressDeadlineSeconds"] = settings.deploy.rollout_timeout_seconds
+    doc["metadata"].setdefault("annotations", {})[GIT_COMMIT_ANNOTATION] = revision.git_commit()
     template = spec["template"]
     # envFrom doesn't restart pods on a config change; a changed annotation does.
     template["metadata"]["annotations"][CONFIG_HASH_ANNOTATION] = config_hash

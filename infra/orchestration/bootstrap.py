@@ -8,6 +8,7 @@ from rich.console import Console
 from infra.cfn.types import StackResult
 from infra.orchestration import stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
+from infra.settings import placeholders
 from infra.stacks import specs
 
 
@@ -20,6 +21,7 @@ def run(
     seams: Seams = REAL_PARTS,
 ) -> list[StackResult]:
     frame = Frame.open(env, console, seams, yes=yes, dry_run=dry_run)
+    placeholders.require_github_repository(frame.settings)  # before anything is called
     keys = list(specs.SHARED_STACKS)
     frame.target.connect(keys)
     if not frame.target.asks_before_change_sets:

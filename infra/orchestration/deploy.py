@@ -13,9 +13,9 @@ from rich.console import Console
 
 from infra.aws.call_count import CallCounter
 from infra.cfn.types import StackResult
-from infra.core import naming
+from infra.core import naming, revision
 from infra.core.errors import GifstackError
-from infra.orchestration import drift_gate, image, stack_run, summary
+from infra.orchestration import drift_gate, image, preflight, stack_run, summary
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.orchestration.targets import workload_outputs
 from infra.settings import image_tag as image_tag_rule
@@ -62,6 +62,8 @@ def run(
         tag = image_tag_rule.resolve(frame.settings, image_tag)
         image.require_tag(frame.aws, frame.settings, tag)
 
+    # Read-only checks of the account, region and params before any stack is touched.
+    preflight.before_deploy(frame, app_step=app_step)
     templates = frame.render()
     keys = [key for key in selected if key not in skipped]
     # Every env stack's roles need gif-ci's permissions boundary, and CloudFormation
@@ -101,9 +103,12 @@ def run(
     summary.print_table(frame.console, title, report.results)
     calls_line = f"{report.calls.describe()}; change sets executed: {report.executed_change_sets}"
     frame.console.print(calls_line)
+    # The commit is recorded here and on the Deployment, never as a stack tag.
+    commit_line = f"commit: {revision.git_commit()}"
+    frame.console.print(commit_line)
     if report.app_url:
         frame.console.print(f"app: [bold]{report.app_url}[/]")
-    footer = calls_line
+    footer = f"{calls_line}\n\n{commit_line}"
     if app_error is not None:
         footer += f"\n\nThe {target.step} failed: {summary.first_line(app_error.message)}"
     summary.write_step_summary(

@@ -5,16 +5,15 @@ protection and the database stack's policy. No AWS here.
 
 from __future__ import annotations
 
-import functools
-import os
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
 from infra.cfn.types import StackRequest
 from infra.core import naming
 from infra.core.errors import OperationFailed
-from infra.core.paths import ROOT
+from infra.core.revision import git_commit
+
+__all__ = ["git_commit"]  # the plan and the summary name the commit (infra/core/revision.py)
 from infra.settings.params import Settings
 from infra.stacks import graph, specs, template_yaml
 
@@ -38,33 +37,15 @@ def parameter_names(template: Mapping[str, Any]) -> list[str]:
 
 
 def stack_tags(settings: Settings, key: str) -> dict[str, str]:
-    """project, environment, managed-by and the git commit, on every stack."""
+    """project, environment and managed-by, on every stack. Not the git commit: it changes
+    with every commit, and a tag change is a change set re-tagging every resource of the
+    stack; the commit is in the deploy summary and the Deployment's annotation instead."""
     shared = specs.SPECS[key].shared
     return {
         naming.TAG_PROJECT: settings.project,
         naming.TAG_ENVIRONMENT: naming.SHARED_ENVIRONMENT if shared else settings.env,
         naming.TAG_MANAGED_BY: naming.MANAGED_BY,
-        naming.TAG_GIT_COMMIT: git_commit(),
     }
-
-
-@functools.cache
-def git_commit() -> str:
-    """The commit being deployed: GITHUB_SHA in CI, else the work tree's HEAD."""
-    sha = os.environ.get("GITHUB_SHA")
-    if not sha:
-        try:
-            sha = subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=10,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            sha = ""
-    return sha[:12] or "unknown"
 
 
 def stack_policy(template: Mapping[str, Any], protected_types: tuple[str, ...]) -> dict | None:

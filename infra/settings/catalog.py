@@ -6,6 +6,7 @@ No AWS calls: this is read from files, so it works offline and in CI.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from functools import cache
@@ -21,11 +22,44 @@ _RDS_DATA = (
 )
 
 # cfn-lint has no list of EKS versions (its schema only says `1\.\d\d`), so this is a
-# documented constant. Source: the EKS Kubernetes release calendar
-# (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html), versions in standard
-# or extended support on 2026-11-27 (1.31 left extended support on 2026-11-26).
-# Review when a version is added or leaves extended support.
-EKS_KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34", "1.35", "1.36")
+# documented constant: version -> (end of standard support, end of extended support). Source:
+# the EKS Kubernetes release calendar (docs.aws.amazon.com/eks/latest/userguide/
+# kubernetes-versions.html): standard support is 14 months from release, extended support 12
+# more, billed per cluster hour. 1.36's dates are not in the calendar we read (None: treated
+# as in standard support). Versions whose extended support has ended are not listed (1.31 left
+# it on 2026-11-26). Review when a version is added or a date passes.
+EKS_VERSIONS: dict[str, tuple[str | None, str | None]] = {
+    "1.32": ("2026-03-23", "2027-03-23"),
+    "1.33": ("2026-07-29", "2027-07-29"),
+    "1.34": ("2026-12-02", "2027-12-02"),
+    "1.35": ("2027-03-27", "2028-03-27"),
+    "1.36": (None, None),
+}
+# Every version EKS still creates clusters with (standard or extended support): what the
+# cluster template's KubernetesVersion parameter allows, whatever the date.
+EKS_KUBERNETES_VERSIONS = tuple(EKS_VERSIONS)
+
+
+def eks_support(version: str, today: datetime.date | None = None) -> str:
+    """ "standard", "extended" (billed extra) or "ended" for this version on `today`."""
+    today = today or datetime.date.today()
+    standard_end, extended_end = EKS_VERSIONS[version]
+    if standard_end is None or today < datetime.date.fromisoformat(standard_end):
+        return "standard"
+    if extended_end is None or today < datetime.date.fromisoformat(extended_end):
+        return "extended"
+    return "ended"
+
+
+def eks_standard_versions(today: datetime.date | None = None) -> tuple[str, ...]:
+    """The versions in standard support on `today` (no extended-support charges)."""
+    return tuple(v for v in EKS_VERSIONS if eks_support(v, today) == "standard")
+
+
+def eks_versions(today: datetime.date | None = None) -> tuple[str, ...]:
+    """The versions EKS offers on `today`: in standard or extended support."""
+    return tuple(v for v in EKS_VERSIONS if eks_support(v, today) != "ended")
+
 
 POSTGRES_MAJORS = ("16", "17")
 

@@ -24,7 +24,7 @@ from pydantic import (
 
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
-from infra.settings import catalog
+from infra.settings import catalog, placeholders
 
 PARAMS_DIR = ROOT / "params"
 
@@ -137,6 +137,11 @@ class DatabaseSettings(_Section):
 
 class ClusterSettings(_Section):
     kubernetes_version: str = Field("1.35", description="EKS Kubernetes version.")
+    support_type: Literal["STANDARD", "EXTENDED"] = Field(
+        "STANDARD",
+        description="The cluster's UpgradePolicy: STANDARD upgrades it when its version leaves "
+        "standard support; EXTENDED keeps it there, billed as extended support.",
+    )
     public_access_cidrs: list[str] = Field(
         default_factory=list,
         description="CIDRs allowed to reach the public API endpoint; empty = private only.",
@@ -157,6 +162,7 @@ class ClusterSettings(_Section):
                 ipaddress.IPv4Network(value, strict=True)
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
+            placeholders.check_cidr(value)
             if ipaddress.IPv4Network(value).prefixlen == 0:
                 raise ValueError(
                     f"{value!r} opens the API endpoint to the whole internet; list your "
@@ -167,14 +173,31 @@ class ClusterSettings(_Section):
     @field_validator("kubernetes_version")
     @classmethod
     def _kubernetes_version(cls, value: str) -> str:
-        if value not in catalog.EKS_KUBERNETES_VERSIONS:
-            offered = ", ".join(catalog.EKS_KUBERNETES_VERSIONS)
+        if value not in catalog.eks_versions():
+            offered = ", ".join(catalog.eks_versions())
             raise ValueError(
                 f"{value!r} is not a Kubernetes version EKS offers; use one of {offered}"
             )
         return value
 
     _log_retention = field_validator("log_retention_days")(_retention)
+
+    @model_validator(mode="after")
+    def _standard_support(self) -> ClusterSettings:
+        # EKS bills extended support once a version leaves standard support, unless the
+        # cluster's UpgradePolicy is STANDARD (docs.aws.amazon.com/eks/latest/userguide/
+        # view-upgrade-policy.html): only standard versions, unless the params opt in.
+        if (
+            self.support_type == "STANDARD"
+            and catalog.eks_support(self.kubernetes_version) != "standard"
+        ):
+            standard = ", ".join(catalog.eks_standard_versions())
+            raise ValueError(
+                f"cluster.kubernetes_version {self.kubernetes_version!r} is past EKS standard "
+                f"support (extended support is billed per cluster hour); use one of {standard}, "
+                "or opt in with cluster.support_type: EXTENDED"
+            )
+        return self
 
     @model_validator(mode="after")
     def _node_sizes(self) -> ClusterSettings:
@@ -250,12 +273,20 @@ class DeploySettings(_Section):
 
 class CiSettings(_Section):
     github_repository: str = Field(
-        "example-org/gifstack",
-        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
-        description="owner/name of the repository whose workflows may deploy.",
+        "",
+        pattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
+        description="owner/name of the repository whose workflows may deploy; empty = unset "
+        "(`invoke bootstrap` refuses it: the deploy role would trust nobody's repository).",
     )
     default_branch: str = "master"
     environment: str = "production"
+
+    @field_validator("github_repository")
+    @classmethod
+    def _not_a_placeholder(cls, value: str) -> str:
+        placeholders.check_repository(value)
+        return value
+
     existing_oidc_provider_arn: str = Field(
         "",
         pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com)?$",

@@ -93,8 +93,10 @@ def _add_parameters(stack: StackTemplate) -> None:
         GITHUB_GROUP,
         "Repository (owner/name)",
         Type="String",
+        # Empty while the params leave it unset: `invoke bootstrap` refuses that first, and
+        # an empty one makes roles no GitHub token can assume (repo::...).
         Default=ci.github_repository,
-        AllowedPattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        AllowedPattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
         Description="The only repository whose workflows may assume the CI roles.",
     )
     stack.parameter(

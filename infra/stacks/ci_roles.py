@@ -253,6 +253,31 @@ def add_deploy_policy(stack: StackTemplate, role: Role) -> None:
             Action=actions("eks", "DescribeCluster"),
             Resource=[arn("eks", f"cluster/{project}-*")],
         ),
+        # `invoke preflight` (infra/orchestration/preflight_checks.py), the start of every
+        # deploy: read-only calls that IAM's catalogue lists with no resource type ("*" only).
+        Statement(
+            Sid="Preflight",
+            Effect=Allow,
+            Action=[
+                *actions(
+                    "ec2",
+                    "DescribeAvailabilityZones DescribeInstanceTypeOfferings DescribeVpcs "
+                    "DescribeAddresses DescribeNatGateways DescribeSubnets",
+                ),
+                *actions("eks", "DescribeClusterVersions DescribeAddonVersions"),
+                *actions("rds", "DescribeOrderableDBInstanceOptions"),
+                *actions("servicequotas", "GetServiceQuota"),
+            ],
+            Resource=["*"],
+        ),
+        # Its own ARN (the cluster's access entry names it, infra/aws/session.py) and what
+        # it may do (preflight's policy simulation): about itself only.
+        Statement(
+            Sid="KnowItself",
+            Effect=Allow,
+            Action=actions("iam", "GetRole SimulatePrincipalPolicy"),
+            Resource=[role_arn(project, naming.DEPLOY_ROLE)],
+        ),
         Statement(
             Sid="NeverWriteIam",
             Effect=Deny,

@@ -34,6 +34,7 @@ from troposphere.eks import (
     ResourcesVpcConfig,
     ScalingConfig,
     UpdateConfig,
+    UpgradePolicy,
 )
 from troposphere.iam import OIDCProvider, Policy
 from troposphere.kms import Key
@@ -58,7 +59,9 @@ CLUSTER_GROUP = "Cluster"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Installed before the nodes (they need networking to become Ready); CoreDNS after them.
 NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
-LATE_ADDONS = ("coredns",)
+# Pods, so after the nodes. metrics-server: an EKS community add-on (docs.aws.amazon.com/eks/
+# latest/userguide/community-addons.html), not installed by default; the HPA needs it.
+LATE_ADDONS = ("coredns", "metrics-server")
 # The VPC CNI enforces Kubernetes NetworkPolicy only when asked to (k8s/ ships policies).
 ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 DEPLOYER_IS_NOT_CI = "DeployerIsNotCiRole"
@@ -206,6 +209,9 @@ def _add_cluster(stack: StackTemplate, key: Key) -> None:
         ),
         # The managed add-ons below replace the self-managed defaults.
         BootstrapSelfManagedAddons=False,
+        # EKS's default is EXTENDED (billed once the version leaves standard support; see
+        # AWS::EKS::Cluster UpgradePolicy). STANDARD upgrades instead; params may opt in.
+        UpgradePolicy=UpgradePolicy(SupportType=settings.cluster.support_type),
         DeletionProtection=settings.is_prod,
         DependsOn="ClusterLogGroup",
         Tags=stack.tags(_cluster_name(stack)),

@@ -78,6 +78,7 @@ NOT_AWS: dict[tuple[str, str], str] = {
     ("infra/settings/catalog.py", "re"): "re.search",
     ("infra/kube/eks.py", "session"): "boto3.Session.get_credentials (no API call)",
     ("infra/local/process.py", "socket"): "socket.create_connection",
+    ("infra/orchestration/preflight.py", "socket"): "socket.create_connection (the endpoint)",
     ("infra/local/stack_gaps.py", "backend"): "moto's EC2 backend, inside the emulator",
     ("infra/local/stack_gaps.py", "self"): "moto's CloudFormation backend, inside the emulator",
     (
@@ -387,7 +388,20 @@ def test_every_aws_call_site_exists_in_the_locked_botocore_models(project):
     # The scan still finds the project's calls (a broken scanner would check nothing).
     assert len(project.sites) >= 30, [str(site) for site in project.sites]
     services = {site.service for site in project.sites}
-    assert services == {"cloudformation", "s3", "ecr", "sts", "rds", "secretsmanager"}
+    assert services == {
+        "cloudformation",
+        "s3",
+        "ecr",
+        "sts",
+        "rds",
+        "secretsmanager",
+        # iam (the deployer's role ARN, preflight's policy simulation); ec2, eks and
+        # service-quotas: preflight (infra/orchestration/preflight_checks.py).
+        "iam",
+        "ec2",
+        "eks",
+        "service-quotas",
+    }
     print(f"{len(project.sites)} AWS call sites checked against botocore {botocore.__version__}")
 
 

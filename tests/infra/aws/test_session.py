@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import boto3
 import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -19,7 +20,7 @@ from botocore.stub import Stubber
 from invoke import Exit
 
 from infra.aws.errors import AWS_ERRORS, translate
-from infra.aws.session import Aws, principal_arn
+from infra.aws.session import PRINCIPAL_ARN_VARIABLE, Aws, assumed_role_name
 from infra.commands.cli import reported
 from infra.core.errors import BadInput, OperationFailed
 from infra.settings.params import Settings
@@ -274,13 +275,75 @@ def test_errors_leave_invoke_with_their_exit_code(error, code):
     assert leaving.value.message == "error: no"
 
 
-def test_principal_arn_is_the_role_behind_an_assumed_role_session():
+def test_assumed_role_name_is_read_from_the_session_arn():
     session = "arn:aws:sts::111122223333:assumed-role/GifDeployer/gh-actions-42"
-    assert principal_arn(session) == "arn:aws:iam::111122223333:role/GifDeployer"
-    user = "arn:aws:iam::111122223333:user/alice"
-    assert principal_arn(user) == user
-    gov = "arn:aws-us-gov:sts::111122223333:assumed-role/Ops/x"
-    assert principal_arn(gov) == "arn:aws-us-gov:iam::111122223333:role/Ops"
+    assert assumed_role_name(session) == "GifDeployer"
+    assert assumed_role_name("arn:aws:iam::111122223333:user/alice") is None
+    assert assumed_role_name("arn:aws-us-gov:sts::111122223333:assumed-role/Ops/x") == "Ops"
+
+
+SSO_PATH = "/aws-reserved/sso.amazonaws.com/eu-west-1/"
+SSO_ROLE = "AWSReservedSSO_AdministratorAccess_0123456789abcdef"
+
+
+def _assumed(moto: MotoServer, path: str = SSO_PATH) -> boto3.Session:
+    """A session acting as a pathed role (as IAM Identity Center makes them), via moto."""
+    iam = moto.client("iam")
+    role = iam.create_role(
+        RoleName=SSO_ROLE, Path=path, AssumeRolePolicyDocument='{"Statement": []}'
+    )["Role"]
+    creds = moto.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="alice")
+    creds = creds["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def test_principal_arn_of_a_pathed_sso_role_keeps_its_path(moto: MotoServer):
+    aws = Aws(settings(aws_endpoint_url=moto.url), session=_assumed(moto))
+
+    identity = aws.identity()
+
+    assert identity.arn.endswith(f":assumed-role/{SSO_ROLE}/alice")
+    assert identity.principal_arn == f"arn:aws:iam::{ACCOUNT_ID}:role{SSO_PATH}{SSO_ROLE}"
+    assert aws.calls["iam.GetRole"] == 1
+
+
+def _denied_get_role(moto: MotoServer) -> Aws:
+    aws = Aws(settings(aws_endpoint_url=moto.url), session=moto.session())
+    sts, iam = aws.client("sts"), aws.client("iam")
+    sts_stub, iam_stub = Stubber(sts), Stubber(iam)
+    session_arn = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{SSO_ROLE}/alice"
+    sts_stub.add_response(
+        "get_caller_identity", {"UserId": "AROA:alice", "Account": ACCOUNT_ID, "Arn": session_arn}
+    )
+    iam_stub.add_client_error(
+        "get_role", "AccessDenied", "not authorized to perform: iam:GetRole", 403
+    )
+    sts_stub.activate()
+    iam_stub.activate()
+    return aws
+
+
+def test_principal_arn_refused_when_get_role_is_denied_names_the_flag(moto, monkeypatch):
+    monkeypatch.delenv(PRINCIPAL_ARN_VARIABLE, raising=False)
+    with pytest.raises(BadInput) as refused:
+        _denied_get_role(moto).identity()
+    assert refused.value.exit_code == 2
+    assert "--principal-arn" in refused.value.message
+    assert SSO_ROLE in refused.value.message and "iam:GetRole" in refused.value.message
+
+
+def test_principal_arn_from_the_flag_when_get_role_is_denied(moto, monkeypatch):
+    given = f"arn:aws:iam::{ACCOUNT_ID}:role{SSO_PATH}{SSO_ROLE}"
+    monkeypatch.setenv(PRINCIPAL_ARN_VARIABLE, given)
+    assert _denied_get_role(moto).identity().principal_arn == given
+    monkeypatch.setenv(PRINCIPAL_ARN_VARIABLE, f"arn:aws:iam::{ACCOUNT_ID}:role/Other")
+    with pytest.raises(BadInput, match="not the role these credentials act as"):
+        _denied_get_role(moto).identity()
 
 
 def test_an_endpoint_answering_an_html_error_page_is_a_failed_operation(moto: MotoServer):

@@ -159,3 +159,21 @@ def test_the_cfripper_exceptions_do_not_cover_more_than_they_say(tmp_path):
     wildcard = [f for f in found if "WildcardResourceRule" in f]
     assert any("s3:PutObject" in f for f in wildcard), found
     assert not any("ecr:BatchGetImage" in f for f in wildcard), found  # the copied statement
+
+
+def test_zizmor_passes_our_workflows_and_catches_the_pip_cache_of_a_publishing_job(tmp_path):
+    ours = lint.LintTargets(root=ROOT, template_dir=tmp_path, regions=())
+    assert lint._zizmor(ours) == []
+    # The workflow as it was: setup-python's pip cache in the job that pushes the image.
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    workflow = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    cached = workflow.replace(
+        '          python-version: "3.11"\n',
+        '          python-version: "3.11"\n          cache: pip\n',
+        1,
+    )
+    assert cached != workflow
+    (workflows / "deploy.yml").write_text(cached)
+    found = lint._zizmor(lint.LintTargets(root=tmp_path, template_dir=tmp_path, regions=()))
+    assert any("cache-poisoning (high)" in f and "deploy.yml" in f for f in found), found

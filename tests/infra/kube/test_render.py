@@ -305,3 +305,17 @@ def test_a_manifest_of_an_unknown_kind_is_reported(tmp_path, monkeypatch):
     _with_extra_manifest(tmp_path, monkeypatch, extra)
     with pytest.raises(BadInput, match=r"kind 'Secret' is not one gifstack manages"):
         render("dev")
+
+
+def test_the_deployment_records_the_commit_outside_its_pod_template(monkeypatch):
+    from infra.core import revision
+    from infra.kube.render import GIT_COMMIT_ANNOTATION
+
+    monkeypatch.setenv("GITHUB_SHA", "c" * 40)
+    revision.git_commit.cache_clear()
+    try:
+        deployment = one(render("dev"), "Deployment")
+    finally:
+        revision.git_commit.cache_clear()
+    assert deployment["metadata"]["annotations"][GIT_COMMIT_ANNOTATION] == "c" * 12
+    assert GIT_COMMIT_ANNOTATION not in deployment["spec"]["template"]["metadata"]["annotations"]

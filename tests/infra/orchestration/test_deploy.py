@@ -88,7 +88,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert network["RoleARN"] == database["RoleARN"] == role
     assert tags["environment"] == "dev"
     assert tags["managed-by"] == "gifstack"
-    assert tags["git-commit"]
+    assert "git-commit" not in tags  # it would change with every commit (summary instead)
     assert network["EnableTerminationProtection"] is False  # only prod is protected
     assert "Change sets executed: 2" in step_summary.read_text()
     assert "`gif-dev-database` | created" in step_summary.read_text()
@@ -103,6 +103,31 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert second.calls.total <= 9  # 8, and the drift check's one refused call here
     assert f"{second.calls.total} AWS calls" in _out(console)
     assert "change sets executed: 0" in _out(console)
+
+
+def test_a_commit_that_changes_no_template_or_parameter_gives_no_change_set(
+    aws, console, monkeypatch, tmp_path
+):
+    from infra.core import revision
+
+    step_summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    monkeypatch.setenv("GITHUB_SHA", "a" * 40)
+    revision.git_commit.cache_clear()
+    first = deploy.run("dev", only="network,database", yes=True, console=console)
+    assert first.executed_change_sets == 2
+
+    monkeypatch.setenv("GITHUB_SHA", "b" * 40)  # the next commit: README only, say
+    revision.git_commit.cache_clear()
+    second = deploy.run("dev", only="network,database", yes=True, console=console)
+    revision.git_commit.cache_clear()
+
+    assert {r.status for r in second.results} == {"unchanged"}
+    assert second.executed_change_sets == 0
+    assert second.calls.count("CreateChangeSet") == 0
+    # The deployed commit is still recorded: in the summary (and the Deployment's annotation).
+    assert f"commit: {'b' * 12}" in _out(console)
+    assert f"commit: {'b' * 12}" in step_summary.read_text()
 
 
 def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
@@ -430,8 +455,30 @@ def test_a_failed_deploy_exits_1(aws):
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(emulated, console):
+def _with_repository(monkeypatch, repository: str = "acme/gifstack") -> None:
+    """The params as a user's would be after README step 1: ci.github_repository set."""
+    original = params.load
+
+    def load(env):
+        settings = original(env)
+        ci = settings.ci.model_copy(update={"github_repository": repository})
+        return settings.model_copy(update={"ci": ci})
+
+    monkeypatch.setattr(params, "load", load)
+
+
+def test_bootstrap_refuses_an_unset_repository_before_any_call(emulated, console):
+    with pytest.raises(BadInput) as refused:
+        bootstrap.run("dev", yes=True, console=console)
+    assert refused.value.exit_code == 2
+    assert "params/dev.yaml: ci.github_repository is not set" in refused.value.message
+    stacks = support.client(emulated, "cloudformation").describe_stacks()["Stacks"]
+    assert stacks == []
+
+
+def test_bootstrap_creates_the_shared_stacks_tagged_as_shared(emulated, console, monkeypatch):
     aws = emulated
+    _with_repository(monkeypatch)
     results = bootstrap.run("dev", yes=True, console=console)
 
     assert {r.key: r.status for r in results} == {"registry": "created", "ci": "created"}

@@ -75,7 +75,6 @@ def test_prod_stacks_are_protected_and_tagged(prod):
         "project": "gif",
         "environment": "prod",
         "managed-by": "gifstack",
-        "git-commit": wiring.git_commit(),
     }
 
 

@@ -60,3 +60,16 @@ def test_instance_classes_follow_cfn_lints_data():
 @pytest.mark.parametrize("version", catalog.EKS_KUBERNETES_VERSIONS)
 def test_eks_versions_fit_the_eks_schema_pattern(version):
     assert re.fullmatch(r"1\.\d\d", version)
+
+
+def test_eks_support_follows_the_release_calendar():
+    import datetime
+
+    day = datetime.date(2026, 12, 4)
+    assert catalog.eks_support("1.32", day) == "extended"  # standard ended 2026-03-23
+    assert catalog.eks_support("1.34", day) == "extended"  # standard ended 2026-12-02
+    assert catalog.eks_support("1.35", day) == "standard"
+    assert catalog.eks_support("1.32", datetime.date(2027, 3, 23)) == "ended"
+    assert "1.32" not in catalog.eks_standard_versions(day)
+    assert catalog.eks_standard_versions(day) == ("1.35", "1.36")
+    assert "1.32" in catalog.eks_versions(day)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.core.errors import BadInput
-from infra.settings import catalog, params
+from infra.settings import catalog, params, placeholders
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -226,3 +226,47 @@ def test_invoke_refuses_prod_without_tls_with_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "params/prod.yaml: app.tls_certificate_arn is not set" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "cidr", ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "203.0.113.128/25"]
+)
+def test_documentation_cidrs_are_refused(tmp_path, cidr):
+    text = message(tmp_path, f"cluster:\n  public_access_cidrs: ['10.1.0.0/16', '{cidr}']\n")
+    assert "cluster.public_access_cidrs" in text and "documentation range" in text
+    assert cidr in text
+
+
+def test_a_real_range_is_kept(tmp_path):
+    settings = load_text(tmp_path, "cluster:\n  public_access_cidrs: ['198.51.0.0/24']\n")
+    assert settings.cluster.public_access_cidrs == ["198.51.0.0/24"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_shipped_params_have_a_private_only_endpoint(env):
+    assert params.load(env).cluster.public_access_cidrs == []
+
+
+def test_example_github_repository_is_refused(tmp_path):
+    text = message(tmp_path, "ci:\n  github_repository: example-org/gifstack\n")
+    assert "ci.github_repository" in text and "placeholder" in text
+
+
+def test_unset_github_repository_loads_but_bootstrap_refuses_it(tmp_path):
+    settings = load_text(tmp_path, "")  # an environment deploy doesn't need it
+    assert settings.ci.github_repository == ""
+    with pytest.raises(BadInput) as caught:
+        placeholders.require_github_repository(settings)
+    assert "ci.github_repository is not set" in caught.value.message
+    assert "params/staging.yaml" in caught.value.message
+    mine = load_text(tmp_path, "ci:\n  github_repository: acme/gifstack\n")
+    assert placeholders.require_github_repository(mine) == "acme/gifstack"
+
+
+def test_a_version_past_standard_support_is_refused_unless_extended_is_chosen(tmp_path):
+    text = message(tmp_path, "cluster:\n  kubernetes_version: '1.32'\n")
+    assert "past EKS standard support" in text and "support_type: EXTENDED" in text
+    assert "1.35" in text  # what to use instead
+    extended = "cluster:\n  kubernetes_version: '1.32'\n  support_type: EXTENDED\n"
+    assert load_text(tmp_path, extended).cluster.support_type == "EXTENDED"
+    assert load_text(tmp_path, "").cluster.support_type == "STANDARD"

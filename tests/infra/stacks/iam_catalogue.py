@@ -34,6 +34,9 @@ NEWER_THAN_CATALOGUE = {
     # (CloudFormation API Reference, API_DescribeEvents; botocore 1.44's model): an API of
     # late 2025, read-only; granted on "*" until the catalogue says which resource it takes.
     "cloudformation:DescribeEvents": "*",
+    # `invoke preflight` asks whether the cluster's version is in standard support (EKS API
+    # Reference, API_DescribeClusterVersions; in botocore's eks model): read-only, no resource.
+    "eks:DescribeClusterVersions": "*",
 }
 
 

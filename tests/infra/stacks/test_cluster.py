@@ -60,10 +60,18 @@ def test_ci_deploy_role_keeps_cluster_access_whoever_deploys():
 
 
 def test_public_endpoint_only_for_the_configured_cidrs():
-    vpc = props(built("prod"), "Cluster")["ResourcesVpcConfig"]
+    office = ["198.18.10.0/24"]  # a laptop deploy's office range
+    vpc = props(built("prod", cluster={"public_access_cidrs": office}), "Cluster")
+    vpc = vpc["ResourcesVpcConfig"]
     assert vpc["EndpointPrivateAccess"] is True
     assert vpc["EndpointPublicAccess"] is True
-    assert vpc["PublicAccessCidrs"] == settings("prod").cluster.public_access_cidrs
+    assert vpc["PublicAccessCidrs"] == office
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_shipped_clusters_have_a_private_only_endpoint(env):
+    vpc = props(built(env), "Cluster")["ResourcesVpcConfig"]
+    assert vpc["EndpointPublicAccess"] is False and "PublicAccessCidrs" not in vpc
 
 
 def test_no_cidrs_means_no_public_endpoint():
@@ -106,7 +114,13 @@ def test_addons_and_their_order_around_the_nodes():
     template = built("dev")
     addons = of_type(template, "AWS::EKS::Addon")
     names = {a["Properties"]["AddonName"]: logical for logical, a in addons.items()}
-    assert set(names) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    assert set(names) == {
+        "vpc-cni",
+        "coredns",
+        "kube-proxy",
+        "eks-pod-identity-agent",
+        "metrics-server",
+    }
     node_group = template["Resources"]["NodeGroup"]
     assert set(node_group["DependsOn"]) == {
         names["vpc-cni"],
@@ -114,6 +128,18 @@ def test_addons_and_their_order_around_the_nodes():
         names["eks-pod-identity-agent"],
     }
     assert addons[names["coredns"]]["DependsOn"] == "NodeGroup"
+    # The HPA's metrics: EKS doesn't install metrics-server; it runs on the nodes.
+    assert addons[names["metrics-server"]]["DependsOn"] == "NodeGroup"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_upgrade_policy_is_standard_support_by_default(env):
+    assert props(built(env), "Cluster")["UpgradePolicy"] == {"SupportType": "STANDARD"}
+
+
+def test_upgrade_policy_extended_only_when_the_params_opt_in():
+    template = built("dev", cluster={"support_type": "EXTENDED"})
+    assert props(template, "Cluster")["UpgradePolicy"] == {"SupportType": "EXTENDED"}
 
 
 def test_vpc_cni_enforces_network_policies():
