@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from rich.markup import escape
 from rich.prompt import Confirm
 
+from infra.aws.errors import AWS_ERRORS, translate
 from infra.aws.template_bucket import TemplateBucket
 from infra.cfn.calls import StackCalls
 from infra.cfn.changes import Change, endangered, from_change_set, table
@@ -164,6 +165,36 @@ class ChangeSets:
                 "engine was given no template bucket (StackEngine(template_bucket=...))."
             )
         return {"TemplateURL": self._bucket.upload(request.name, request.template_body)}
+
+    def remove_stale(self, name: str, stack: dict) -> None:
+        """A stack in REVIEW_IN_PROGRESS is the husk of a first deploy interrupted between
+        CreateChangeSet and ExecuteChangeSet (one deploy at a time per environment, so no
+        one else is reviewing it): delete its change sets; the next CREATE change set
+        creates the stack afresh ("If you create a change set for a new stack, CloudFormation
+        creates a stack ... The stack will be in the REVIEW_IN_PROGRESS state until you
+        execute the change set", CreateChangeSet's ChangeSetType in botocore's model)."""
+        stack_id = stack["StackId"]
+        stale: list[str] = []
+        try:
+            for page in self._calls.cfn.get_paginator("list_change_sets").paginate(
+                StackName=stack_id
+            ):
+                stale += [summary["ChangeSetId"] for summary in page.get("Summaries", [])]
+        except AWS_ERRORS as exc:
+            raise translate(exc, "listing the change sets of", f"stack {name}") from None
+        for change_set_id in stale:
+            self._calls.api(
+                "deleting a stale change set of",
+                name,
+                "delete_change_set",
+                ChangeSetName=change_set_id,
+                StackName=stack_id,
+            )
+        self._calls.say(
+            name,
+            f"is REVIEW_IN_PROGRESS (an earlier first deploy stopped before executing its "
+            f"change set): removed {len(stale)} stale change set(s); creating it afresh",
+        )
 
     def discard(self, name: str, change_set: _ChangeSet, quietly: bool = False) -> None:
         """Delete an unexecuted change set; a stack it created (REVIEW_IN_PROGRESS, no

@@ -87,6 +87,11 @@ class StackEngine:
         if stack is not None and stack["StackStatus"] in STUCK:
             raise self._calls.stuck_error(stack, request)
 
+        if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            if self._options.dry_run:
+                message = "REVIEW_IN_PROGRESS: stale change sets would go, stack created afresh"
+                return self._result(request, Result.PLANNED, started, message=message)
+            self._change_sets.remove_stale(name, stack)
         is_new = stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS"
         if not is_new and self._already_deployed(stack, request):
             self._apply_stack_settings(stack, request)
