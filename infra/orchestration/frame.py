@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from infra.aws.session import Aws, Identity
+from infra.aws.template_bucket import TemplateBucket
 from infra.cfn.engine import StackEngine
 from infra.cfn.types import DeployOptions, Engine
 from infra.core import naming
@@ -68,6 +69,8 @@ class Frame:
         self._local = threading.local()
         self.aws = seams.aws_factory(settings)
         self.calls = self.aws.counter
+        self._bucket: TemplateBucket | None = None
+        self._bucket_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -103,10 +106,17 @@ class Frame:
                 self.aws.client("cloudformation"),
                 self.console,
                 self.options,
-                template_bucket=self.aws.template_bucket(),
+                template_bucket=self.template_bucket(),
             )
             self._local.engine = engine
         return engine
+
+    def template_bucket(self) -> TemplateBucket:
+        """The run's one template bucket, shared by every stack thread (and the deploy lock)."""
+        with self._bucket_lock:
+            if self._bucket is None:
+                self._bucket = self.aws.template_bucket()
+            return self._bucket
 
     def watch_status(self, listener: Callable[[str, str], None]) -> None:
         """Engines tell `listener` each stack's status while they wait on it."""
