@@ -43,10 +43,13 @@ def run(
     yes: bool = False,
     dry_run: bool = False,
     allow_replace: bool = False,
+    wait_for_lock: float = 0,
+    break_lock: bool = False,
     console: Console | None = None,
     seams: Seams = REAL_PARTS,
 ) -> DeployReport:
-    """Deploy an environment's stacks in graph order, then its workload. See README."""
+    """Deploy an environment's stacks in graph order, then its workload, holding the
+    environment's deploy lock (infra/orchestration/lock.py) throughout. See README."""
     frame = Frame.open(env, console, seams, yes=yes, dry_run=dry_run, allow_replace=allow_replace)
     target = frame.target
     selected = stack_run.select_stacks(only, specs.ENV_STACKS, env)
@@ -54,6 +57,19 @@ def run(
     if not target.asks_before_change_sets:
         frame.options = stack_run.replace_yes(frame.options)
     identity = frame.identity()
+    with frame.deploy_lock(identity).held(wait_s=wait_for_lock, break_lock=break_lock):
+        return _deploy(frame, identity, selected, skipped, image_tag, only)
+
+
+def _deploy(
+    frame: Frame,
+    identity,
+    selected: list[str],
+    skipped: dict[str, str],
+    image_tag: str | None,
+    only: str | None,
+) -> DeployReport:
+    env, target, dry_run = frame.env, frame.target, frame.options.dry_run
     app_step = only is None or naming.WORKLOAD in selected
     tag = None
     if app_step and target.checks_image_in_ecr:

@@ -23,6 +23,7 @@ from infra.cfn.types import DeployOptions, Engine
 from infra.core import naming
 from infra.core.errors import BadInput
 from infra.orchestration import summary
+from infra.orchestration.lock import DeployLock
 from infra.orchestration.targets import WorkloadTarget, target_for
 from infra.settings import params
 from infra.settings.params import Settings
@@ -117,6 +118,18 @@ class Frame:
             if self._bucket is None:
                 self._bucket = self.aws.template_bucket()
             return self._bucket
+
+    def deploy_lock(self, identity: Identity, command: str = "deploy") -> DeployLock:
+        """The environment's lock (infra/orchestration/lock.py) in the run's template bucket."""
+        return DeployLock(
+            self.template_bucket(),
+            self.aws.client("s3"),
+            project=self.settings.project,
+            env=self.env,
+            who=identity.arn,
+            command=command,
+            say=lambda line: self.console.print(Text(line, style="yellow")),
+        )
 
     def watch_status(self, listener: Callable[[str, str], None]) -> None:
         """Engines tell `listener` each stack's status while they wait on it."""

@@ -32,6 +32,8 @@ from tests.support import emulator as support
 
 ROOT = Path(__file__).resolve().parents[3]
 READ_ONLY = {"GetCallerIdentity", "DescribeStacks", "GetTemplate", "GetStackPolicy"}
+# The deploy lock (infra/orchestration/lock.py): put and removed.
+LOCK_CALLS = {"s3.PutObject": 1, "s3.DeleteObject": 1}
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +115,13 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert {r.status for r in second.results} == {"unchanged"}
     assert second.executed_change_sets == 0
     assert second.calls.count("CreateChangeSet") == 0
-    called = {name.split(".", 1)[1] for name in second.calls.calls}
+    calls = dict(second.calls.calls)
+    assert {name: calls.pop(name, 0) for name in LOCK_CALLS} == LOCK_CALLS
+    called = {name.split(".", 1)[1] for name in calls}
     assert called <= READ_ONLY, called
-    assert second.calls.total <= 8
-    assert f"{second.calls.total} AWS calls" in _out(console)
+    assert second.calls.total <= 8 + sum(LOCK_CALLS.values())
+    # The summary is printed while the lock is held: its release (DeleteObject) comes after.
+    assert f"{second.calls.total - 1} AWS calls" in _out(console)
     assert "change sets executed: 0" in _out(console)
 
 
