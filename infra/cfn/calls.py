@@ -171,12 +171,42 @@ class StackCalls:
             raise translate(exc, "listing the resources of", f"stack {name}") from None
         return stuck
 
+    def rollback_failures(self, name: str, stack_id: str) -> list[tuple[str, str, str]]:
+        """(logical ID, status, reason) of the resources whose rollback failed: the minimum
+        `--skip` set. ContinueUpdateRollback's ResourcesToSkip takes "only resources that are
+        in the UPDATE_FAILED state because a rollback failed. You can't specify resources
+        that are in the UPDATE_FAILED state for other reasons, for example, because an update
+        was canceled" and asks for "the minimum number of resources" (botocore's model). So:
+        each resource's latest event since the stack's last UPDATE_ROLLBACK_IN_PROGRESS,
+        kept when it is UPDATE_FAILED and not a cancellation."""
+        latest: dict[str, StackEvent] = {}
+        try:
+            pages = self.cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+            for page in pages:  # newest first
+                for event in map(StackEvent.from_api, page["StackEvents"]):
+                    if event.is_stack and event.logical_id == name:
+                        if event.status == "UPDATE_ROLLBACK_IN_PROGRESS":
+                            break
+                        continue
+                    latest.setdefault(event.logical_id, event)
+                else:
+                    continue
+                break
+        except AWS_ERRORS as exc:
+            raise translate(exc, "reading the events of", f"stack {name}") from None
+        failed = [
+            event
+            for event in reversed(latest.values())
+            if event.status == "UPDATE_FAILED" and not event.is_consequence
+        ]
+        return [(event.logical_id, event.status, event.reason) for event in failed]
+
     def stuck_error(self, stack: dict, request: StackRequest) -> OperationFailed:
         """The error for a stack only a human can get out of its state, with the way out."""
         name, status = request.name, stack["StackStatus"]
-        stuck = self.stuck_resources(name)
         env = request.env or request.tags.get(naming.TAG_ENVIRONMENT) or "ENV"
         if status == "UPDATE_ROLLBACK_FAILED":
+            stuck = self.rollback_failures(name, stack["StackId"])
             skip = ",".join(resource[0] for resource in stuck) or "LOGICAL_ID"
             return OperationFailed(
                 f"stack {name} is UPDATE_ROLLBACK_FAILED: an update failed and its rollback "
@@ -184,6 +214,7 @@ class StackCalls:
                 f"`invoke recover --env {env} --stack {request.key}` (add `--skip {skip}` for "
                 "resources that cannot roll back; they are left as they are), then deploy again."
             )
+        stuck = self.stuck_resources(name)
         region = self.cfn.meta.region_name
         retain = ""
         if status == "DELETE_FAILED" and stuck:

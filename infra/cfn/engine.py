@@ -246,7 +246,7 @@ class StackEngine:
             f"stack {name} to roll back",
         )
         if final["StackStatus"] not in RECOVER_OK:
-            stuck = self._calls.stuck_resources(name)
+            stuck = self._calls.rollback_failures(name, stack["StackId"])
             raise OperationFailed(
                 f"the rollback of stack {name} failed again on {describe_stuck(stuck)}. "
                 "Fix the cause, or run recover again adding "

@@ -540,30 +540,35 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
     assert "REVIEW_IN_PROGRESS" not in text
 
 
+def rollback_failed_events() -> dict:
+    """An update fails on Subnets (its neighbours cancelled), the rollback then fails on
+    DatabaseInstance: only that one is "in the UPDATE_FAILED state because a rollback failed"
+    (ContinueUpdateRollback's ResourcesToSkip, botocore's model); the cancelled Queue and the
+    resources that failed to be created or deleted are not skippable."""
+    stack_event = "AWS::CloudFormation::Stack"
+    return events(
+        event(1, NAME, stack_event, "UPDATE_IN_PROGRESS"),
+        event(2, "Subnets", "AWS::RDS::DBSubnetGroup", "UPDATE_FAILED", "Subnet is in use"),
+        event(3, "Queue", "AWS::SQS::Queue", "UPDATE_FAILED", "Resource update cancelled"),
+        event(4, NAME, stack_event, "UPDATE_ROLLBACK_IN_PROGRESS", "Subnets failed"),
+        event(
+            5,
+            "DatabaseInstance",
+            "AWS::RDS::DBInstance",
+            "UPDATE_FAILED",
+            "DB instance is in state storage-full",
+        ),
+        event(6, "Queue", "AWS::SQS::Queue", "UPDATE_FAILED", "Resource update cancelled"),
+        event(7, "Topic", "AWS::SNS::Topic", "CREATE_FAILED", "Topic quota exceeded"),
+        event(8, "Logs", "AWS::S3::Bucket", "DELETE_FAILED", "The bucket is not empty"),
+        event(9, NAME, stack_event, "UPDATE_ROLLBACK_FAILED", "DatabaseInstance failed"),
+    )
+
+
 def test_update_rollback_failed_stops_naming_stuck_resources_and_the_recover_command(cfn):
     client, stubber = cfn
     stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
-    stubber.add_response(
-        "list_stack_resources",
-        {
-            "StackResourceSummaries": [
-                {
-                    "LogicalResourceId": "DatabaseInstance",
-                    "ResourceType": "AWS::RDS::DBInstance",
-                    "ResourceStatus": "UPDATE_FAILED",
-                    "ResourceStatusReason": "DB instance is in state storage-full",
-                    "LastUpdatedTimestamp": CREATED,
-                },
-                {
-                    "LogicalResourceId": "Subnets",
-                    "ResourceType": "AWS::RDS::DBSubnetGroup",
-                    "ResourceStatus": "UPDATE_COMPLETE",
-                    "LastUpdatedTimestamp": CREATED,
-                },
-            ]
-        },
-        {"StackName": NAME},
-    )
+    stubber.add_response("describe_stack_events", rollback_failed_events(), {"StackName": STACK_ID})
 
     with pytest.raises(OperationFailed) as stopped:
         stubbed_engine(client).deploy(prod_request())
@@ -573,7 +578,8 @@ def test_update_rollback_failed_stops_naming_stuck_resources_and_the_recover_com
     assert "DatabaseInstance (UPDATE_FAILED: DB instance is in state storage-full)" in message
     assert "Subnets" not in message
     assert "`invoke recover --env prod --stack database`" in message
-    assert "--skip DatabaseInstance" in message
+    assert "--skip DatabaseInstance`" in message
+    assert "Queue" not in message and "Topic" not in message and "Logs" not in message
     assert stopped.value.exit_code == 1
 
 
@@ -952,21 +958,19 @@ def test_a_rollback_that_fails_again_names_what_to_skip(cfn):
     stubber.add_response("describe_stack_events", events())
     stubber.add_response("continue_update_rollback", {}, {"StackName": STACK_ID})
     stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
-    stubber.add_response("describe_stack_events", events())
-    stubber.add_response(
-        "list_stack_resources",
-        {
-            "StackResourceSummaries": [
-                {
-                    "LogicalResourceId": "ParameterGroup",
-                    "ResourceType": "AWS::RDS::DBParameterGroup",
-                    "ResourceStatus": "UPDATE_FAILED",
-                    "ResourceStatusReason": "Parameter group is in use",
-                    "LastUpdatedTimestamp": CREATED,
-                }
-            ]
-        },
+    again = events(
+        event(10, NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS"),
+        event(
+            11,
+            "ParameterGroup",
+            "AWS::RDS::DBParameterGroup",
+            "UPDATE_FAILED",
+            "Parameter group is in use",
+        ),
+        event(12, NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_FAILED"),
     )
+    stubber.add_response("describe_stack_events", again)
+    stubber.add_response("describe_stack_events", again, {"StackName": STACK_ID})
 
     with pytest.raises(OperationFailed) as failed:
         stubbed_engine(client).recover(NAME, [])
