@@ -263,13 +263,19 @@ class ChangeSets:
         """Execute the change set and wait; the final stack, or OperationFailed."""
         name = request.name
         stream = self._calls.stream(change_set.stack_id, name, started)
-        self._calls.api(
-            "executing change set for",
-            name,
-            "execute_change_set",
-            ChangeSetName=change_set.id,
-            StackName=change_set.stack_id,
-        )
+        self._require_available(name, change_set)
+        try:
+            self._calls.api(
+                "executing change set for",
+                name,
+                "execute_change_set",
+                ChangeSetName=change_set.id,
+                StackName=change_set.stack_id,
+            )
+        except OperationFailed:
+            # Nothing ran: remove the change set (and the empty stack of a first create).
+            self.discard(name, change_set, quietly=True)
+            raise
         creating = change_set.kind == "CREATE"
         final = self._calls.wait(
             stream,
@@ -283,6 +289,29 @@ class ChangeSets:
         if final["StackStatus"] not in (CREATE_OK | UPDATE_OK):
             raise self._calls.failure(name, final, stream.seen)
         return final
+
+    def _require_available(self, name: str, change_set: _ChangeSet) -> None:
+        """Re-read the change set just before executing it: "If the change set execution status
+        is AVAILABLE, you can execute the change set. If you can't ..., the status indicates
+        why", e.g. OBSOLETE "because the stack was already updated" (DescribeChangeSet's
+        ExecutionStatus, botocore's model). Anything else: discard it and say why."""
+        latest = self._calls.api(
+            "reading the change set of",
+            name,
+            "describe_change_set",
+            ChangeSetName=change_set.id,
+            StackName=change_set.stack_id,
+        )
+        status = latest.get("ExecutionStatus", "")
+        if status == "AVAILABLE":
+            return
+        self.discard(name, change_set, quietly=True)
+        why = latest.get("StatusReason") or "the stack changed while it was being reviewed"
+        raise OperationFailed(
+            f"the change set of stack {name} can no longer be executed (ExecutionStatus "
+            f"{status}: {why}); it was deleted and nothing was changed. Run the deploy again "
+            "to make a new one."
+        )
 
     def show(self, name: str, change_set: _ChangeSet) -> None:
         """The change table, then AWS's validation findings (warnings) if any."""

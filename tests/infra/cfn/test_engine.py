@@ -415,6 +415,12 @@ def validated(stubber: Stubber, *validation: dict, status: str = "SUCCEEDED", si
     )
 
 
+def available(stubber: Stubber, status: str = "AVAILABLE", reason: str = "") -> None:
+    """The engine re-reads the change set right before executing it (ExecutionStatus)."""
+    answer = change_set() | {"ExecutionStatus": status, "StatusReason": reason}
+    stubber.add_response("describe_change_set", answer)
+
+
 def attempted(client) -> list[str]:
     """Every operation the engine tries to call, recorded before the Stubber answers (an
     unexpected call must not hide behind the error the Stubber raises for it)."""
@@ -504,6 +510,7 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
             event(3, NAME, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", sid=NEW_STACK_ID)
         ),
     )
+    available(stubber)
     stubber.add_response(
         "execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NEW_STACK_ID}
     )
@@ -782,6 +789,7 @@ def test_allow_replace_lifts_the_stack_policy_for_that_update_only_then_restores
         "describe_stack_events",
         events(event(1, NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE")),
     )
+    available(stubber)
     stubber.add_response(
         "execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID}
     )
@@ -821,6 +829,7 @@ def test_a_failed_execution_reports_the_root_cause_first(cfn):
     validated(stubber, sid=NEW_STACK_ID)
     review = event(1, NAME, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", sid=NEW_STACK_ID)
     stubber.add_response("describe_stack_events", events(review))
+    available(stubber)
     stubber.add_response("execute_change_set", {})
     stubber.add_response("describe_stacks", stacks("ROLLBACK_COMPLETE", NEW_STACK_ID))
     stubber.add_response(
