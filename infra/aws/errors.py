@@ -29,7 +29,13 @@ _INVALID_CODES = frozenset(
 )
 _DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _THROTTLE_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",  # S3
+    }
 )
 _EXPIRED_SSO = (TokenRetrievalError, SSOTokenLoadError, UnauthorizedSSOTokenError)
 
@@ -43,6 +49,13 @@ NO_CREDENTIALS = (
     "`aws sso login` if it uses SSO) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
     "then run the command again."
 )
+
+
+def is_throttling(error: Exception) -> bool:
+    """AWS still throttling once botocore's retries are spent (a wait keeps waiting)."""
+    if not isinstance(error, ClientError):
+        return False
+    return error.response.get("Error", {}).get("Code", "") in _THROTTLE_CODES
 
 
 def translate(error: Exception, action: str, obj: str) -> GifstackError:

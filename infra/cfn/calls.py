@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from infra.aws.errors import AWS_ERRORS, translate
+from infra.aws.errors import AWS_ERRORS, is_throttling, translate
 from infra.cfn.events import EventStream, StackEvent, output_lock, root_cause_first
 from infra.cfn.statuses import DELETE_BAD, DELETE_OK
 from infra.cfn.types import DeployOptions, StackRequest, role_argument
@@ -21,13 +21,20 @@ class StackCalls:
     """The CloudFormation client with the console, the clock and the poll interval."""
 
     def __init__(
-        self, cfn_client, console: Console, options: DeployOptions, clock: Clock, interval: float
+        self,
+        cfn_client,
+        console: Console,
+        options: DeployOptions,
+        clock: Clock,
+        interval: float,
+        stack_interval: float,
     ):
         self.cfn = cfn_client
         self.console = console
         self._options = options
         self.clock = clock
-        self.interval = interval
+        self.interval = interval  # change sets: created in seconds, so polled faster
+        self.stack_interval = stack_interval  # stack operations: minutes
 
     def stream(self, stack_id: str, name: str, started: float) -> EventStream:
         """Events of the stack from now on (mark taken before the action starts)."""
@@ -48,22 +55,38 @@ class StackCalls:
         timeout_minutes: int,
         what: str,
     ) -> dict:
-        """Poll the stack until a status in `success`/`failure`, printing new events."""
-        latest: dict = {}
+        """Poll the stack until a status in `success`/`failure`, printing new events.
+
+        One DescribeStacks and at most one DescribeStackEvents per `stack_interval`. AWS
+        still throttling once botocore's retries are spent is no answer about the stack:
+        CloudFormation carries on, so the wait does too (the deadline still holds)."""
+        latest: dict = {"StackStatus": "UNKNOWN (throttled)"}
+        throttled = [False]
 
         def fetch() -> str:
-            latest.update(
-                self.api("waiting for", name, "describe_stacks", StackName=stack_id)["Stacks"][0]
-            )
+            throttled[0] = False
+            try:
+                found = self.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+            except AWS_ERRORS as exc:
+                if not is_throttling(exc):
+                    raise translate(exc, "waiting for", f"stack {name}") from None
+                throttled[0] = True
+                self.say(name, "[yellow]AWS is throttling the status reads: still waiting[/]")
+                return latest["StackStatus"]
+            latest.update(found)
             return latest["StackStatus"]
 
         def print_events(status: str) -> None:
             if self._options.on_status is not None:
                 self._options.on_status(name, status)
+            if throttled[0]:
+                return
             try:
                 if not stream.poll():
                     stream.heartbeat(status)
             except AWS_ERRORS as exc:
+                if is_throttling(exc):
+                    return  # the events come with the next poll
                 raise translate(exc, "reading the events of", f"stack {name}") from None
 
         wait_for(
@@ -71,7 +94,7 @@ class StackCalls:
             success=success,
             failure=failure,
             timeout_s=timeout_minutes * 60,
-            interval_s=self.interval,
+            interval_s=self.stack_interval,
             what=what,
             clock=self.clock,
             on_poll=print_events,

@@ -7,6 +7,7 @@ or the local "pod" for `--env local`. This module never talks to CloudFormation 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -50,6 +51,7 @@ def run(
 ) -> DeployReport:
     """Deploy an environment's stacks in graph order, then its workload, holding the
     environment's deploy lock (infra/orchestration/lock.py) throughout. See README."""
+    started = time.monotonic()
     frame = Frame.open(env, console, seams, yes=yes, dry_run=dry_run, allow_replace=allow_replace)
     target = frame.target
     selected = stack_run.select_stacks(only, specs.ENV_STACKS, env)
@@ -58,7 +60,7 @@ def run(
         frame.options = stack_run.replace_yes(frame.options)
     identity = frame.identity()
     with frame.deploy_lock(identity).held(wait_s=wait_for_lock, break_lock=break_lock):
-        return _deploy(frame, identity, selected, skipped, image_tag, only)
+        return _deploy(frame, identity, selected, skipped, image_tag, only, started)
 
 
 def _deploy(
@@ -68,6 +70,7 @@ def _deploy(
     skipped: dict[str, str],
     image_tag: str | None,
     only: str | None,
+    started: float,
 ) -> DeployReport:
     env, target, dry_run = frame.env, frame.target, frame.options.dry_run
     app_step = only is None or naming.WORKLOAD in selected
@@ -109,7 +112,13 @@ def _deploy(
 
     title = f"gifstack deploy --env {env}" + (" (dry run)" if dry_run else "")
     summary.print_table(frame.console, title, report.results)
-    calls_line = f"{report.calls.describe()}; change sets executed: {report.executed_change_sets}"
+    # The account's API budget is shared (CloudFormation throttles per account and region):
+    # the pace of this run, for the reader and for bench/wait_pace.py.
+    minutes = max(time.monotonic() - started, 1.0) / 60
+    calls_line = (
+        f"{report.calls.describe()}, {report.calls.total / minutes:.1f}/min; "
+        f"change sets executed: {report.executed_change_sets}"
+    )
     frame.console.print(calls_line)
     if report.app_url:
         frame.console.print(f"app: [bold]{report.app_url}[/]")

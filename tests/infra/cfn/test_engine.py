@@ -111,6 +111,7 @@ def engine_for(aws: Aws, out: Console | None = None, **options) -> StackEngine:
         DeployOptions(**{"yes": True, "interactive": False} | options),
         template_bucket=aws.template_bucket(),
         poll_interval=0.01,
+        stack_poll_interval=0.01,
     )
 
 
@@ -259,6 +260,7 @@ def test_a_declined_confirmation_changes_nothing_against_moto(aws: Aws):
         console(),
         DeployOptions(interactive=True),
         poll_interval=0.01,
+        stack_poll_interval=0.01,
         confirm=lambda question: questions.append(question) or False,
     )
 
@@ -459,6 +461,7 @@ def stubbed_engine(client, out=None, fake=None, **options) -> StackEngine:
         out or console(),
         DeployOptions(**{"yes": True, "interactive": False} | options),
         poll_interval=30,
+        stack_poll_interval=30,
         clock=(fake or FakeClock()).clock(),
     )
 

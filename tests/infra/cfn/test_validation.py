@@ -277,6 +277,7 @@ def test_warnings_only_are_shown_and_aws_lets_the_change_set_run(cfn, confirming
         out,
         DeployOptions(yes=not confirming, interactive=confirming),
         poll_interval=30,
+        stack_poll_interval=30,
         clock=FakeClock().clock(),
         confirm=lambda question: questions.append(question) or True,
     )

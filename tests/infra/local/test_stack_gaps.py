@@ -207,7 +207,13 @@ def test_an_interrupted_first_deploy_is_created_afresh_by_the_next_deploys(emula
         TemplateBody=SMALL,
     )
     out = Console(record=True, width=200)
-    engine = StackEngine(cfn, out, DeployOptions(yes=True, interactive=False), poll_interval=0.01)
+    engine = StackEngine(
+        cfn,
+        out,
+        DeployOptions(yes=True, interactive=False),
+        poll_interval=0.01,
+        stack_poll_interval=0.01,
+    )
     request = StackRequest(key="network", name=name, template_body=SMALL, parameters={}, tags={})
 
     results = [engine.deploy(request).status for _ in range(3)]

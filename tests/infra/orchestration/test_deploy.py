@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -123,6 +124,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     # The summary is printed while the lock is held: its release (DeleteObject) comes after.
     assert f"{second.calls.total - 1} AWS calls" in _out(console)
     assert "change sets executed: 0" in _out(console)
+    assert re.search(r"AWS calls \(.*\), [0-9.]+/min;", _out(console))
 
 
 def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
