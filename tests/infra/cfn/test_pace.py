@@ -92,3 +92,27 @@ def test_throttling_during_a_wait_keeps_waiting(cfn):  # noqa: F811
     assert result.status == "unchanged"
     assert "AWS is throttling the status reads: still waiting" in out.export_text()
     assert fake.slept == [STACK_POLL_S]
+
+
+def test_the_delete_wait_fails_where_botocores_delete_waiter_does(cfn):  # noqa: F811
+    """StackDeleteComplete (botocore's waiters-2 model) fails on DELETE_FAILED, CREATE_FAILED,
+    ROLLBACK_FAILED, UPDATE_ROLLBACK_IN_PROGRESS/FAILED/COMPLETE and UPDATE_COMPLETE."""
+    import botocore.session
+    import pytest
+
+    from infra.cfn.statuses import DELETE_BAD
+    from infra.core.errors import OperationFailed
+
+    waiter = botocore.session.get_session().get_waiter_model("cloudformation")
+    acceptors = waiter.get_waiter("StackDeleteComplete").acceptors
+    assert {a.expected for a in acceptors if a.state == "failure"} == DELETE_BAD
+
+    client, stubber = cfn
+    stubber.add_response("describe_stacks", stacks("UPDATE_COMPLETE"))
+    stubber.add_response("describe_stack_events", events(event(1, NAME, STACK_EVENT, "X")))
+    stubber.add_response("delete_stack", {}, {"StackName": STACK_ID})
+    stubber.add_response("describe_stacks", stacks("UPDATE_COMPLETE"), {"StackName": STACK_ID})
+    stubber.add_response("describe_stack_events", events(event(1, NAME, STACK_EVENT, "X")))
+
+    with pytest.raises(OperationFailed, match="ended UPDATE_COMPLETE"):
+        _engine(client, console(), FakeClock()).destroy(NAME)
