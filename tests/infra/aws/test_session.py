@@ -10,8 +10,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
     ClientError,
+    ConnectTimeoutError,
     CredentialRetrievalError,
     EndpointConnectionError,
+    ReadTimeoutError,
     TokenRetrievalError,
 )
 from botocore.retries import bucket
@@ -253,6 +255,45 @@ class _Raw:
             "creating change set for stack gif-prod-database: cannot reach "
             "http://127.0.0.1:1. Check the network (for --env local: is `invoke local.up` "
             "running?).",
+        ),
+        (
+            client_error(
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ),
+            BadInput,
+            "creating change set for stack gif-prod-database: AWS does not accept these "
+            "credentials (InvalidAccessKeyId: The AWS Access Key Id you provided does not "
+            "exist in our records.). Check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.",
+        ),
+        (
+            client_error("SlowDown", "Please reduce your request rate."),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: AWS kept throttling the requests "
+            "after 10 attempts (Please reduce your request rate.). Wait a minute and run the "
+            "command again.",
+        ),
+        (
+            client_error("403", "Forbidden"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: access denied (HTTP 403). The AWS "
+            "identity running the deploy needs permission for this action, and the bucket must "
+            "belong to this account.",
+        ),
+        (
+            ConnectTimeoutError(endpoint_url="https://sts.eu-west-1.amazonaws.com/"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: connecting to "
+            "https://sts.eu-west-1.amazonaws.com/ timed out. Check the network (a VPN or "
+            "proxy?) and run the command again.",
+        ),
+        (
+            ReadTimeoutError(endpoint_url="https://cloudformation.eu-west-1.amazonaws.com/"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: "
+            "https://cloudformation.eu-west-1.amazonaws.com/ stopped answering mid-request. "
+            "Check the network and run the command again; CloudFormation carries on with "
+            "whatever it had already accepted.",
         ),
     ],
 )
