@@ -71,6 +71,7 @@ class Frame:
         self.aws = seams.aws_factory(settings)
         self.calls = self.aws.counter
         self._bucket: TemplateBucket | None = None
+        self._identity_shown = False
         self._bucket_lock = threading.Lock()
 
     @classmethod
@@ -94,6 +95,10 @@ class Frame:
         return self.settings.env
 
     def identity(self) -> Identity:
+        """Who we are (checked once; the line shows while STS answers, or doesn't)."""
+        if not self._identity_shown:
+            self.console.print(Text("checking AWS credentials...", style="dim"))
+            self._identity_shown = True
         return self.aws.identity()
 
     def stack_name(self, key: str) -> str:

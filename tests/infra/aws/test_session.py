@@ -337,3 +337,22 @@ def test_an_endpoint_answering_an_html_error_page_is_a_failed_operation(moto: Mo
         "continuing the rollback of stack gif-dev-network: the endpoint's answer is not an "
         "AWS response"
     )
+
+
+def test_with_no_network_the_identity_check_answers_in_seconds_not_82(moto: MotoServer):
+    """Issue 15 item 3: the identity check spent botocore's whole adaptive budget (10
+    attempts with backoff) on an unreachable endpoint; it now tries twice and says so."""
+    settings = Settings(env="test", region=REGION, aws_endpoint_url="http://127.0.0.1:1")
+    aws = Aws(settings, session=moto.session())
+    sts = aws.client("sts")
+    attempts: list[str] = []
+    sts.meta.events.register("before-send.sts", lambda request, **_: attempts.append(request.url))
+    started = time.monotonic()
+
+    with pytest.raises(OperationFailed, match="checking the AWS credentials with STS: cannot"):
+        aws.identity()
+
+    assert len(attempts) == 2
+    assert time.monotonic() - started < 5
+    # The long waits keep their patience.
+    assert aws.client("cloudformation").meta.config.retries["total_max_attempts"] == 11

@@ -125,6 +125,7 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert f"{second.calls.total - 1} AWS calls" in _out(console)
     assert "change sets executed: 0" in _out(console)
     assert re.search(r"AWS calls \(.*\), [0-9.]+/min;", _out(console))
+    assert _out(console).startswith("checking AWS credentials...")
 
 
 def test_an_update_of_one_parameter_executes_a_change_set_only_for_that_stack(
