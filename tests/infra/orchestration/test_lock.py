@@ -141,3 +141,13 @@ def test_ctrl_c_releases_the_lock(moto: MotoServer):
         raise KeyboardInterrupt
 
     _lock(moto).acquire()  # free again
+
+
+def test_deploy_destroy_and_recover_all_take_the_environment_s_lock():
+    """A destroy or a recover alongside a deploy is as harmful as two deploys."""
+    import inspect
+
+    from infra.orchestration import deploy, destroy, recover
+
+    for command in (deploy, destroy, recover):
+        assert "deploy_lock(identity" in inspect.getsource(command.run), command.__name__
