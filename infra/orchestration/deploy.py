@@ -115,14 +115,13 @@ def _deploy(
     # The account's API budget is shared (CloudFormation throttles per account and region):
     # the pace of this run, for the reader and for bench/wait_pace.py.
     minutes = max(time.monotonic() - started, 1.0) / 60
-    calls_line = (
-        f"{report.calls.describe()}, {report.calls.total / minutes:.1f}/min; "
-        f"change sets executed: {report.executed_change_sets}"
-    )
-    frame.console.print(calls_line)
+    calls_line = f"{report.calls.describe()}; change sets executed: {report.executed_change_sets}"
+    pace_line = f"AWS calls per minute: {report.calls.total / minutes:.1f}"
+    frame.console.print(calls_line, soft_wrap=True)  # one line, however many operations
+    frame.console.print(pace_line)
     if report.app_url:
         frame.console.print(f"app: [bold]{report.app_url}[/]")
-    footer = calls_line
+    footer = f"{calls_line}\n\n{pace_line}"
     if app_error is not None:
         footer += f"\n\nThe {target.step} failed: {summary.first_line(app_error.message)}"
     summary.write_step_summary(
