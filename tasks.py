@@ -168,6 +168,8 @@ def _principal(arn):
         "drift_check": "Detect drift on existing stacks first (default on; --no-drift-check).",
         "revert_drift": "Put drifted resources back to the template (drift-aware change sets).",
         "principal_arn": _PRINCIPAL_HELP,
+        "wait_for_lock": "Seconds to wait for another deploy of this env to finish (default 0).",
+        "break_lock": "Take this env's deploy lock when its holder's lock has expired.",
     }
 )
 @reported
@@ -182,6 +184,8 @@ def deploy(
     drift_check=True,
     revert_drift=False,
     principal_arn=None,
+    wait_for_lock=0,
+    break_lock=False,
 ):
     """Deploy an environment: stacks through change sets in graph order, then the app."""
     from infra.orchestration import deploy as command
@@ -197,6 +201,8 @@ def deploy(
         allow_replace=allow_replace,
         drift_check=drift_check,
         revert_drift=revert_drift,
+        wait_for_lock=float(wait_for_lock),
+        break_lock=break_lock,
     )
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
     CredentialRetrievalError,
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ReadTimeoutError,
     SSOTokenLoadError,
     TokenRetrievalError,
     UnauthorizedSSOTokenError,
@@ -25,11 +28,23 @@ RETRIES = {"mode": "adaptive", "max_attempts": 10}
 
 _EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 _INVALID_CODES = frozenset(
-    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "InvalidAccessKeyId",  # S3's word for an access key it does not know
+    }
 )
 _DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _THROTTLE_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",  # S3
+    }
 )
 _EXPIRED_SSO = (TokenRetrievalError, SSOTokenLoadError, UnauthorizedSSOTokenError)
 
@@ -43,6 +58,13 @@ NO_CREDENTIALS = (
     "`aws sso login` if it uses SSO) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
     "then run the command again."
 )
+
+
+def is_throttling(error: Exception) -> bool:
+    """AWS still throttling once botocore's retries are spent (a wait keeps waiting)."""
+    if not isinstance(error, ClientError):
+        return False
+    return error.response.get("Error", {}).get("Code", "") in _THROTTLE_CODES
 
 
 def translate(error: Exception, action: str, obj: str) -> GifstackError:
@@ -59,6 +81,17 @@ def translate(error: Exception, action: str, obj: str) -> GifstackError:
         return BadInput(
             f"{where}: could not get AWS credentials ({error}). Check the profile's "
             "credential_process / role settings, or set other credentials."
+        )
+    if isinstance(error, ConnectTimeoutError):
+        return OperationFailed(
+            f"{where}: connecting to {error.kwargs.get('endpoint_url', 'the AWS endpoint')} "
+            "timed out. Check the network (a VPN or proxy?) and run the command again."
+        )
+    if isinstance(error, ReadTimeoutError | ConnectionClosedError):
+        return OperationFailed(
+            f"{where}: {error.kwargs.get('endpoint_url', 'the AWS endpoint')} stopped "
+            "answering mid-request. Check the network and run the command again; "
+            "CloudFormation carries on with whatever it had already accepted."
         )
     if isinstance(error, EndpointConnectionError):
         return OperationFailed(
@@ -77,6 +110,11 @@ def translate(error: Exception, action: str, obj: str) -> GifstackError:
             return BadInput(
                 f"{where}: AWS does not accept these credentials ({code}: {message}). "
                 "Check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
+            )
+        if code == "403":  # a HEAD request (HeadBucket): S3 sends no body, so no code
+            return OperationFailed(
+                f"{where}: access denied (HTTP 403). The AWS identity running the deploy needs "
+                "permission for this action, and the bucket must belong to this account."
             )
         if code in _DENIED_CODES:
             return OperationFailed(

@@ -21,6 +21,14 @@ from infra.aws.template_bucket import TemplateBucket
 from infra.core.errors import BadInput
 from infra.settings.params import Settings
 
+# The identity check comes first and, with no network, would otherwise spend botocore's
+# whole adaptive budget (10 attempts with backoff: 82 s measured) before saying anything.
+# Two attempts in all (botocore's Config: total_max_attempts counts the first request)
+# with a 3 s connect timeout answer within seconds; a slow but working STS has 10 s to reply.
+FAST_FAIL = Config(
+    connect_timeout=3, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2}
+)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -66,13 +74,18 @@ class Aws:
 
     def client(self, service: str):
         """A cached client; `settings.aws_endpoint_url` (the local emulator) when set,
-        otherwise boto3's own endpoint resolution (which honours AWS_ENDPOINT_URL)."""
+        otherwise boto3's own endpoint resolution (which honours AWS_ENDPOINT_URL).
+
+        The patience is chosen per service: adaptive retries (10 attempts) so the long
+        CloudFormation waits ride out throttling; STS, only ever the identity check that
+        opens every command, fails fast when AWS is unreachable (FAST_FAIL)."""
         with self._lock:
             if service not in self._clients:
                 extra = {}
                 if self.settings.aws_endpoint_url:
                     extra["endpoint_url"] = self.settings.aws_endpoint_url
-                self._clients[service] = self.session.client(service, config=self._config, **extra)
+                config = self._config.merge(FAST_FAIL) if service == "sts" else self._config
+                self._clients[service] = self.session.client(service, config=config, **extra)
             return self._clients[service]
 
     @property

@@ -10,6 +10,7 @@ template twice is harmless.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 from awacs import s3 as s3_actions
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
@@ -33,6 +34,9 @@ class TemplateBucket:
         self._owner = account_id
         self.name = bucket_name(account_id, region)
         self._ready = False
+        # One bucket per run, shared by the stack threads: two large templates at once must
+        # not both create it (the second would get BucketAlreadyOwnedByYou).
+        self._lock = threading.Lock()
 
     def upload(self, stack_name: str, body: str) -> str:
         """Store the template; return the TemplateURL to hand to CloudFormation."""
@@ -45,7 +49,7 @@ class TemplateBucket:
             )
         key = f"{stack_name}/{hashlib.sha256(data).hexdigest()[:20]}.yaml"
         try:
-            self._ensure()
+            self.ensure()
             self._s3.put_object(
                 Bucket=self.name, Key=key, Body=data, ExpectedBucketOwner=self._owner
             )
@@ -54,16 +58,23 @@ class TemplateBucket:
         # Path-style works for every endpoint, AWS's regional one and an emulator's.
         return f"{self._s3.meta.endpoint_url.rstrip('/')}/{self.name}/{key}"
 
-    def _ensure(self) -> None:
-        if self._ready:
-            return
-        try:
-            self._s3.head_bucket(Bucket=self.name, ExpectedBucketOwner=self._owner)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-            self._create()
-        self._ready = True
+    def ensure(self) -> None:
+        """Create the bucket unless it exists (once per run; raises botocore's errors)."""
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                self._s3.head_bucket(Bucket=self.name, ExpectedBucketOwner=self._owner)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in ("404", "NoSuchBucket", "NotFound"):
+                    raise
+                self._create()
+            self._ready = True
+
+    @property
+    def owner(self) -> str:
+        return self._owner
 
     def _create(self) -> None:
         kwargs = {"Bucket": self.name, "ObjectOwnership": "BucketOwnerEnforced"}

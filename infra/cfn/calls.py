@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from infra.aws.errors import AWS_ERRORS, translate
+from infra.aws.errors import AWS_ERRORS, is_throttling, translate
 from infra.cfn.events import EventStream, StackEvent, output_lock, root_cause_first
 from infra.cfn.statuses import DELETE_BAD, DELETE_OK
 from infra.cfn.types import DeployOptions, StackRequest, role_argument
@@ -21,13 +21,20 @@ class StackCalls:
     """The CloudFormation client with the console, the clock and the poll interval."""
 
     def __init__(
-        self, cfn_client, console: Console, options: DeployOptions, clock: Clock, interval: float
+        self,
+        cfn_client,
+        console: Console,
+        options: DeployOptions,
+        clock: Clock,
+        interval: float,
+        stack_interval: float,
     ):
         self.cfn = cfn_client
         self.console = console
         self._options = options
         self.clock = clock
-        self.interval = interval
+        self.interval = interval  # change sets: created in seconds, so polled faster
+        self.stack_interval = stack_interval  # stack operations: minutes
 
     def stream(self, stack_id: str, name: str, started: float) -> EventStream:
         """Events of the stack from now on (mark taken before the action starts)."""
@@ -48,22 +55,38 @@ class StackCalls:
         timeout_minutes: int,
         what: str,
     ) -> dict:
-        """Poll the stack until a status in `success`/`failure`, printing new events."""
-        latest: dict = {}
+        """Poll the stack until a status in `success`/`failure`, printing new events.
+
+        One DescribeStacks and at most one DescribeStackEvents per `stack_interval`. AWS
+        still throttling once botocore's retries are spent is no answer about the stack:
+        CloudFormation carries on, so the wait does too (the deadline still holds)."""
+        latest: dict = {"StackStatus": "UNKNOWN (throttled)"}
+        throttled = [False]
 
         def fetch() -> str:
-            latest.update(
-                self.api("waiting for", name, "describe_stacks", StackName=stack_id)["Stacks"][0]
-            )
+            throttled[0] = False
+            try:
+                found = self.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+            except AWS_ERRORS as exc:
+                if not is_throttling(exc):
+                    raise translate(exc, "waiting for", f"stack {name}") from None
+                throttled[0] = True
+                self.say(name, "[yellow]AWS is throttling the status reads: still waiting[/]")
+                return latest["StackStatus"]
+            latest.update(found)
             return latest["StackStatus"]
 
         def print_events(status: str) -> None:
             if self._options.on_status is not None:
                 self._options.on_status(name, status)
+            if throttled[0]:
+                return
             try:
                 if not stream.poll():
                     stream.heartbeat(status)
             except AWS_ERRORS as exc:
+                if is_throttling(exc):
+                    return  # the events come with the next poll
                 raise translate(exc, "reading the events of", f"stack {name}") from None
 
         wait_for(
@@ -71,7 +94,7 @@ class StackCalls:
             success=success,
             failure=failure,
             timeout_s=timeout_minutes * 60,
-            interval_s=self.interval,
+            interval_s=self.stack_interval,
             what=what,
             clock=self.clock,
             on_poll=print_events,
@@ -171,12 +194,42 @@ class StackCalls:
             raise translate(exc, "listing the resources of", f"stack {name}") from None
         return stuck
 
+    def rollback_failures(self, name: str, stack_id: str) -> list[tuple[str, str, str]]:
+        """(logical ID, status, reason) of the resources whose rollback failed: the minimum
+        `--skip` set. ContinueUpdateRollback's ResourcesToSkip takes "only resources that are
+        in the UPDATE_FAILED state because a rollback failed. You can't specify resources
+        that are in the UPDATE_FAILED state for other reasons, for example, because an update
+        was canceled" and asks for "the minimum number of resources" (botocore's model). So:
+        each resource's latest event since the stack's last UPDATE_ROLLBACK_IN_PROGRESS,
+        kept when it is UPDATE_FAILED and not a cancellation."""
+        latest: dict[str, StackEvent] = {}
+        try:
+            pages = self.cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+            for page in pages:  # newest first
+                for event in map(StackEvent.from_api, page["StackEvents"]):
+                    if event.is_stack and event.logical_id == name:
+                        if event.status == "UPDATE_ROLLBACK_IN_PROGRESS":
+                            break
+                        continue
+                    latest.setdefault(event.logical_id, event)
+                else:
+                    continue
+                break
+        except AWS_ERRORS as exc:
+            raise translate(exc, "reading the events of", f"stack {name}") from None
+        failed = [
+            event
+            for event in reversed(latest.values())
+            if event.status == "UPDATE_FAILED" and not event.is_consequence
+        ]
+        return [(event.logical_id, event.status, event.reason) for event in failed]
+
     def stuck_error(self, stack: dict, request: StackRequest) -> OperationFailed:
         """The error for a stack only a human can get out of its state, with the way out."""
         name, status = request.name, stack["StackStatus"]
-        stuck = self.stuck_resources(name)
         env = request.env or request.tags.get(naming.TAG_ENVIRONMENT) or "ENV"
         if status == "UPDATE_ROLLBACK_FAILED":
+            stuck = self.rollback_failures(name, stack["StackId"])
             skip = ",".join(resource[0] for resource in stuck) or "LOGICAL_ID"
             return OperationFailed(
                 f"stack {name} is UPDATE_ROLLBACK_FAILED: an update failed and its rollback "
@@ -184,6 +237,7 @@ class StackCalls:
                 f"`invoke recover --env {env} --stack {request.key}` (add `--skip {skip}` for "
                 "resources that cannot roll back; they are left as they are), then deploy again."
             )
+        stuck = self.stuck_resources(name)
         region = self.cfn.meta.region_name
         retain = ""
         if status == "DELETE_FAILED" and stuck:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from rich.markup import escape
 from rich.prompt import Confirm
 
+from infra.aws.errors import AWS_ERRORS, translate
 from infra.aws.template_bucket import TemplateBucket
 from infra.cfn.calls import StackCalls
 from infra.cfn.changes import Change, endangered, from_change_set, table
@@ -173,6 +174,36 @@ class ChangeSets:
             return {"DeploymentMode": "REVERT_DRIFT"}
         return {}
 
+    def remove_stale(self, name: str, stack: dict) -> None:
+        """A stack in REVIEW_IN_PROGRESS is the husk of a first deploy interrupted between
+        CreateChangeSet and ExecuteChangeSet (one deploy at a time per environment, so no
+        one else is reviewing it): delete its change sets; the next CREATE change set
+        creates the stack afresh ("If you create a change set for a new stack, CloudFormation
+        creates a stack ... The stack will be in the REVIEW_IN_PROGRESS state until you
+        execute the change set", CreateChangeSet's ChangeSetType in botocore's model)."""
+        stack_id = stack["StackId"]
+        stale: list[str] = []
+        try:
+            for page in self._calls.cfn.get_paginator("list_change_sets").paginate(
+                StackName=stack_id
+            ):
+                stale += [summary["ChangeSetId"] for summary in page.get("Summaries", [])]
+        except AWS_ERRORS as exc:
+            raise translate(exc, "listing the change sets of", f"stack {name}") from None
+        for change_set_id in stale:
+            self._calls.api(
+                "deleting a stale change set of",
+                name,
+                "delete_change_set",
+                ChangeSetName=change_set_id,
+                StackName=stack_id,
+            )
+        self._calls.say(
+            name,
+            f"is REVIEW_IN_PROGRESS (an earlier first deploy stopped before executing its "
+            f"change set): removed {len(stale)} stale change set(s); creating it afresh",
+        )
+
     def discard(self, name: str, change_set: _ChangeSet, quietly: bool = False) -> None:
         """Delete an unexecuted change set; a stack it created (REVIEW_IN_PROGRESS, no
         resources) goes too, so a dry run leaves nothing behind. `quietly` while another
@@ -240,13 +271,19 @@ class ChangeSets:
         """Execute the change set and wait; the final stack, or OperationFailed."""
         name = request.name
         stream = self._calls.stream(change_set.stack_id, name, started)
-        self._calls.api(
-            "executing change set for",
-            name,
-            "execute_change_set",
-            ChangeSetName=change_set.id,
-            StackName=change_set.stack_id,
-        )
+        self._require_available(name, change_set)
+        try:
+            self._calls.api(
+                "executing change set for",
+                name,
+                "execute_change_set",
+                ChangeSetName=change_set.id,
+                StackName=change_set.stack_id,
+            )
+        except OperationFailed:
+            # Nothing ran: remove the change set (and the empty stack of a first create).
+            self.discard(name, change_set, quietly=True)
+            raise
         creating = change_set.kind == "CREATE"
         final = self._calls.wait(
             stream,
@@ -260,6 +297,29 @@ class ChangeSets:
         if final["StackStatus"] not in (CREATE_OK | UPDATE_OK):
             raise self._calls.failure(name, final, stream.seen)
         return final
+
+    def _require_available(self, name: str, change_set: _ChangeSet) -> None:
+        """Re-read the change set just before executing it: "If the change set execution status
+        is AVAILABLE, you can execute the change set. If you can't ..., the status indicates
+        why", e.g. OBSOLETE "because the stack was already updated" (DescribeChangeSet's
+        ExecutionStatus, botocore's model). Anything else: discard it and say why."""
+        latest = self._calls.api(
+            "reading the change set of",
+            name,
+            "describe_change_set",
+            ChangeSetName=change_set.id,
+            StackName=change_set.stack_id,
+        )
+        status = latest.get("ExecutionStatus", "")
+        if status == "AVAILABLE":
+            return
+        self.discard(name, change_set, quietly=True)
+        why = latest.get("StatusReason") or "the stack changed while it was being reviewed"
+        raise OperationFailed(
+            f"the change set of stack {name} can no longer be executed (ExecutionStatus "
+            f"{status}: {why}); it was deleted and nothing was changed. Run the deploy again "
+            "to make a new one."
+        )
 
     def show(self, name: str, change_set: _ChangeSet) -> None:
         """The change table, then AWS's validation findings (warnings) if any."""

@@ -42,14 +42,18 @@ _ALLOW_ALL_UPDATES = {
     "Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
 }
 _DEFAULT_TIMEOUT_MINUTES = 60
+# Stack operations take minutes: botocore's own CloudFormation waiters poll every 30 s
+# (waiters-2 model: StackCreateComplete delay 30); 20 s keeps the output lively at one
+# DescribeStacks (+ at most one DescribeStackEvents) per stack per 20 s.
+STACK_POLL_S = 20.0
 
 
 class StackEngine:
     """Deploys, diffs, inspects, recovers and destroys single stacks.
 
     `template_bucket` receives templates over the TemplateBody limit (see
-    `Aws.template_bucket()`); `poll_interval`, `clock` and `confirm` are injectable so
-    tests run without sleeping or a terminal.
+    `Aws.template_bucket()`); `poll_interval` (change sets), `stack_poll_interval`, `clock`
+    and `confirm` are injectable so tests run without sleeping or a terminal.
     """
 
     def __init__(
@@ -60,10 +64,13 @@ class StackEngine:
         *,
         template_bucket: TemplateBucket | None = None,
         poll_interval: float = 5.0,
+        stack_poll_interval: float = STACK_POLL_S,
         clock: Clock | None = None,
         confirm: Callable[[str], bool] | None = None,
     ):
-        calls = StackCalls(cfn_client, console, options, clock or Clock(), poll_interval)
+        calls = StackCalls(
+            cfn_client, console, options, clock or Clock(), poll_interval, stack_poll_interval
+        )
         self._calls = calls
         self._options = options
         self._change_sets = ChangeSets(calls, options, template_bucket, confirm)
@@ -87,6 +94,11 @@ class StackEngine:
         if stack is not None and stack["StackStatus"] in STUCK:
             raise self._calls.stuck_error(stack, request)
 
+        if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            if self._options.dry_run:
+                message = "REVIEW_IN_PROGRESS: stale change sets would go, stack created afresh"
+                return self._result(request, Result.PLANNED, started, message=message)
+            self._change_sets.remove_stale(name, stack)
         is_new = stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS"
         if not is_new and self._already_deployed(stack, request):
             self._apply_stack_settings(stack, request)
@@ -247,7 +259,7 @@ class StackEngine:
             f"stack {name} to roll back",
         )
         if final["StackStatus"] not in RECOVER_OK:
-            stuck = self._calls.stuck_resources(name)
+            stuck = self._calls.rollback_failures(name, stack["StackId"])
             raise OperationFailed(
                 f"the rollback of stack {name} failed again on {describe_stuck(stuck)}. "
                 "Fix the cause, or run recover again adding "

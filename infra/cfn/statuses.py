@@ -28,7 +28,19 @@ CREATE_BAD = frozenset(
 UPDATE_OK = frozenset({"UPDATE_COMPLETE"})
 UPDATE_BAD = frozenset({"UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"})
 DELETE_OK = frozenset({"DELETE_COMPLETE"})
-DELETE_BAD = frozenset({"DELETE_FAILED"})
+# botocore's StackDeleteComplete waiter (waiters-2 model) fails on each of these: a stack
+# that is back in one of them is not being deleted any more.
+DELETE_BAD = frozenset(
+    {
+        "DELETE_FAILED",
+        "CREATE_FAILED",
+        "ROLLBACK_FAILED",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "UPDATE_COMPLETE",
+    }
+)
 RECOVER_OK = frozenset({"UPDATE_ROLLBACK_COMPLETE"})
 RECOVER_BAD = frozenset({"UPDATE_ROLLBACK_FAILED"})
 CHANGE_SET_OK = frozenset({"CREATE_COMPLETE"})

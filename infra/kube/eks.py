@@ -65,6 +65,11 @@ def sts_client(session: Any, region: str, endpoint_url: str | None = None) -> An
     return session.client("sts", region_name=region, endpoint_url=endpoint_url)
 
 
+_BEFORE_SIGN = "before-sign.sts.GetCallerIdentity"
+_HOOK_ID = "gifstack-eks-id"
+_SIGNING = threading.Lock()  # one signature at a time: the hook is per client, not per call
+
+
 def get_token(sts: Any, cluster_name: str, *, now: Clock = _utcnow) -> EksToken:
     """Presign GetCallerIdentity with the cluster's name in a signed header; no AWS call."""
     if not cluster_name:
@@ -73,14 +78,17 @@ def get_token(sts: Any, cluster_name: str, *, now: Clock = _utcnow) -> EksToken:
     def add_cluster_header(request: Any, **_: Any) -> None:
         request.headers[CLUSTER_ID_HEADER] = cluster_name
 
-    # Registered on this client only; unique_id keeps a second token from adding it twice.
-    sts.meta.events.register(
-        "before-sign.sts.GetCallerIdentity", add_cluster_header, unique_id="gifstack-eks-id"
-    )
-    signed_at = now()
-    url = sts.generate_presigned_url(
-        "get_caller_identity", Params={}, ExpiresIn=URL_EXPIRES_SECONDS, HttpMethod="GET"
-    )
+    # Registered on this client for this one signature only: a hook left in place would sign
+    # every later token of the client (another cluster's too) with this cluster's name.
+    with _SIGNING:
+        sts.meta.events.register(_BEFORE_SIGN, add_cluster_header, unique_id=_HOOK_ID)
+        try:
+            signed_at = now()
+            url = sts.generate_presigned_url(
+                "get_caller_identity", Params={}, ExpiresIn=URL_EXPIRES_SECONDS, HttpMethod="GET"
+            )
+        finally:
+            sts.meta.events.unregister(_BEFORE_SIGN, unique_id=_HOOK_ID)
     encoded = base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
     return EksToken(TOKEN_PREFIX + encoded, signed_at + TOKEN_LIFETIME)
 

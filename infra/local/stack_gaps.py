@@ -51,6 +51,8 @@ def patch_moto() -> None:
         _report_list_parameters_as_given,
         _delete_what_moto_leaves_in_a_vpc,
         _tag_changes_are_changes,
+        _create_change_set_reuses_a_stack_in_review,
+        _list_change_sets_of_the_named_stack_only,
     ):
         workaround()
 
@@ -311,3 +313,64 @@ def _tag_changes_are_changes() -> None:
 
     create_change_set.gifstack_patched = True  # type: ignore[attr-defined]
     CloudFormationBackend.create_change_set = create_change_set
+
+
+def _create_change_set_reuses_a_stack_in_review() -> None:
+    """Gap: a first deploy killed between CreateChangeSet and ExecuteChangeSet leaves its stack
+    REVIEW_IN_PROGRESS. CloudFormation's next CREATE change set of that name belongs to that
+    stack (same stack ID: "The stack will be in the REVIEW_IN_PROGRESS state until you execute
+    the change set", CreateChangeSet's ChangeSetType); moto 5.2 makes a second stack of the
+    same name, DescribeStacks then answers for the stale one, and later calls break (issue 15
+    item 1). Hand the new change set the stack in review, and drop the duplicate."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.create_change_set
+    if getattr(original, "gifstack_reuses_review", False):
+        return
+
+    @functools.wraps(original)
+    def create_change_set(self: Any, stack_name: str, change_set_name: str, *args: Any, **kw: Any):
+        in_review = next(
+            (
+                stack
+                for stack in self.stacks.values()
+                if stack.name == stack_name and stack.status == "REVIEW_IN_PROGRESS"
+            ),
+            None,
+        )
+        change_set_id, stack_id = original(self, stack_name, change_set_name, *args, **kw)
+        if in_review is None or stack_id == in_review.stack_id:
+            return change_set_id, stack_id
+        change_set = self.change_sets[change_set_id]
+        self.stacks.pop(stack_id, None)
+        change_set.stack = in_review
+        change_set.stack_id = in_review.stack_id
+        return change_set_id, in_review.stack_id
+
+    create_change_set.gifstack_reuses_review = True  # type: ignore[attr-defined]
+    CloudFormationBackend.create_change_set = create_change_set
+
+
+def _list_change_sets_of_the_named_stack_only() -> None:
+    """Gap: moto 5.2's ListChangeSets ignores StackName and lists every stack's change sets;
+    CloudFormation "returns the ID and status of each active change set for a stack" (botocore
+    model). The engine deletes what it lists for a stack left REVIEW_IN_PROGRESS, so it must not
+    see another stack's change set in flight."""
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    original = CloudFormationResponse.list_change_sets
+    if getattr(original, "gifstack_patched", False):
+        return
+
+    def list_change_sets(self: Any) -> ActionResult:
+        wanted = self._get_param("StackName")
+        summaries = [
+            change_set
+            for change_set in self.cloudformation_backend.list_change_sets()
+            if wanted in (change_set.stack_name, change_set.stack_id)
+        ]
+        return ActionResult({"Summaries": summaries})
+
+    list_change_sets.gifstack_patched = True  # type: ignore[attr-defined]
+    CloudFormationResponse.list_change_sets = list_change_sets

@@ -7,6 +7,7 @@ or the local "pod" for `--env local`. This module never talks to CloudFormation 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 from rich.console import Console
@@ -45,10 +46,14 @@ def run(
     allow_replace: bool = False,
     drift_check: bool = True,
     revert_drift: bool = False,
+    wait_for_lock: float = 0,
+    break_lock: bool = False,
     console: Console | None = None,
     seams: Seams = REAL_PARTS,
 ) -> DeployReport:
-    """Deploy an environment's stacks in graph order, then its workload. See README."""
+    """Deploy an environment's stacks in graph order, then its workload, holding the
+    environment's deploy lock (infra/orchestration/lock.py) throughout. See README."""
+    started = time.monotonic()
     frame = Frame.open(env, console, seams, yes=yes, dry_run=dry_run, allow_replace=allow_replace)
     target = frame.target
     selected = stack_run.select_stacks(only, specs.ENV_STACKS, env)
@@ -56,6 +61,33 @@ def run(
     if not target.asks_before_change_sets:
         frame.options = stack_run.replace_yes(frame.options)
     identity = frame.identity()
+    with frame.deploy_lock(identity).held(wait_s=wait_for_lock, break_lock=break_lock):
+        return _deploy(
+            frame,
+            identity,
+            selected,
+            skipped,
+            image_tag,
+            only,
+            started,
+            drift_check=drift_check,
+            revert_drift=revert_drift,
+        )
+
+
+def _deploy(
+    frame: Frame,
+    identity,
+    selected: list[str],
+    skipped: dict[str, str],
+    image_tag: str | None,
+    only: str | None,
+    started: float,
+    *,
+    drift_check: bool,
+    revert_drift: bool,
+) -> DeployReport:
+    env, target, dry_run = frame.env, frame.target, frame.options.dry_run
     app_step = only is None or naming.WORKLOAD in selected
     tag = None
     if app_step and target.checks_image_in_ecr:
@@ -101,14 +133,19 @@ def run(
 
     title = f"gifstack deploy --env {env}" + (" (dry run)" if dry_run else "")
     summary.print_table(frame.console, title, report.results)
+    # The account's API budget is shared (CloudFormation throttles per account and region):
+    # the pace of this run, for the reader and for bench/wait_pace.py.
+    minutes = max(time.monotonic() - started, 1.0) / 60
     calls_line = f"{report.calls.describe()}; change sets executed: {report.executed_change_sets}"
-    frame.console.print(calls_line)
+    pace_line = f"AWS calls per minute: {report.calls.total / minutes:.1f}"
+    frame.console.print(calls_line, soft_wrap=True)  # one line, however many operations
+    frame.console.print(pace_line)
     # The commit is recorded here and on the Deployment, never as a stack tag.
     commit_line = f"commit: {revision.git_commit()}"
     frame.console.print(commit_line)
     if report.app_url:
         frame.console.print(f"app: [bold]{report.app_url}[/]")
-    footer = f"{calls_line}\n\n{commit_line}"
+    footer = f"{calls_line}\n\n{pace_line}\n\n{commit_line}"
     if app_error is not None:
         footer += f"\n\nThe {target.step} failed: {summary.first_line(app_error.message)}"
     summary.write_step_summary(

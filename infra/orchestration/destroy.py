@@ -59,7 +59,8 @@ def run(
         return frame.engine().destroy(frame.stack_name(key), role_arn=role_arn)
 
     frame.target.before_destroy()
-    outcome = graph.run(keys, destroy_one, depends_on=order)
+    with frame.deploy_lock(identity, "destroy").held():  # never alongside a deploy
+        outcome = graph.run(keys, destroy_one, depends_on=order)
     results = [stack_run.as_result(frame, o) for o in outcome.outcomes.values()]
     results += [stack_run.skipped_result(frame, key, why) for key, why in skipped.items()]
     summary.print_table(console, f"gifstack destroy --env {env}", results)

@@ -17,11 +17,13 @@ from rich.console import Console
 from rich.text import Text
 
 from infra.aws.session import Aws, Identity
+from infra.aws.template_bucket import TemplateBucket
 from infra.cfn.engine import StackEngine
 from infra.cfn.types import DeployOptions, Engine
 from infra.core import naming
 from infra.core.errors import BadInput
 from infra.orchestration import summary
+from infra.orchestration.lock import DeployLock
 from infra.orchestration.targets import WorkloadTarget, target_for
 from infra.settings import params
 from infra.settings.params import Settings
@@ -68,6 +70,9 @@ class Frame:
         self._local = threading.local()
         self.aws = seams.aws_factory(settings)
         self.calls = self.aws.counter
+        self._bucket: TemplateBucket | None = None
+        self._identity_shown = False
+        self._bucket_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -90,6 +95,10 @@ class Frame:
         return self.settings.env
 
     def identity(self) -> Identity:
+        """Who we are (checked once; the line shows while STS answers, or doesn't)."""
+        if not self._identity_shown:
+            self.console.print(Text("checking AWS credentials...", style="dim"))
+            self._identity_shown = True
         return self.aws.identity()
 
     def stack_name(self, key: str) -> str:
@@ -103,10 +112,29 @@ class Frame:
                 self.aws.client("cloudformation"),
                 self.console,
                 self.options,
-                template_bucket=self.aws.template_bucket(),
+                template_bucket=self.template_bucket(),
             )
             self._local.engine = engine
         return engine
+
+    def template_bucket(self) -> TemplateBucket:
+        """The run's one template bucket, shared by every stack thread (and the deploy lock)."""
+        with self._bucket_lock:
+            if self._bucket is None:
+                self._bucket = self.aws.template_bucket()
+            return self._bucket
+
+    def deploy_lock(self, identity: Identity, command: str = "deploy") -> DeployLock:
+        """The environment's lock (infra/orchestration/lock.py) in the run's template bucket."""
+        return DeployLock(
+            self.template_bucket(),
+            self.aws.client("s3"),
+            project=self.settings.project,
+            env=self.env,
+            who=identity.arn,
+            command=command,
+            say=lambda line: self.console.print(Text(line, style="yellow")),
+        )
 
     def watch_status(self, listener: Callable[[str, str], None]) -> None:
         """Engines tell `listener` each stack's status while they wait on it."""

@@ -26,8 +26,9 @@ def run(
         raise BadInput(f"--stack: unknown stack {stack!r}. Valid stacks: {', '.join(valid)}.")
     resources = [name.strip() for name in (skip or "").split(",") if name.strip()]
     frame.target.connect([])
-    frame.identity()
-    result = frame.engine().recover(frame.stack_name(stack), resources)
+    identity = frame.identity()
+    with frame.deploy_lock(identity, "recover").held():  # never alongside a deploy
+        result = frame.engine().recover(frame.stack_name(stack), resources)
     summary.print_table(frame.console, f"gifstack recover --env {env} --stack {stack}", [result])
     if result.status == Result.FAILED:
         raise OperationFailed(f"recover {result.name} failed: {result.message}")

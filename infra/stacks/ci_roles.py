@@ -231,6 +231,20 @@ def add_deploy_policy(stack: StackTemplate, role: Role) -> None:
                 for key in (naming.REGISTRY, naming.CI)
             ],
         ),
+        # The deploy lock (infra/orchestration/lock.py): one object per environment under
+        # locks/ in the account's template bucket (infra/aws/template_bucket.py), taken with
+        # a conditional PutObject, read to name its holder, deleted when the run ends.
+        Statement(
+            Sid="HoldTheDeployLock",
+            Effect=Allow,
+            Action=actions("s3", "GetObject PutObject DeleteObject"),
+            Resource=[
+                Sub(
+                    "arn:${AWS::Partition}:s3:::gifstack-templates-${AWS::AccountId}-"
+                    f"${{AWS::Region}}/locks/{project}-*.json"
+                )
+            ],
+        ),
         # The execution role, to CloudFormation only (IAM's catalogue: iam:PassedToService).
         Statement(
             Sid="PassTheExecutionRoleToCloudFormation",

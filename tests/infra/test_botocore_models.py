@@ -58,6 +58,14 @@ RECEIVERS: dict[tuple[str, str], tuple[str, str]] = {
         "TemplateBucket(s3_client): Aws.template_bucket() passes self.client('s3')",
     ),
     ("infra/kube/eks.py", "sts"): ("sts", "get_token(sts): eks.sts_client(), an STS client"),
+    ("infra/cfn/change_sets.py", "self._calls.cfn"): (
+        "cloudformation",
+        "StackCalls.cfn: StackEngine's CloudFormation client",
+    ),
+    ("infra/orchestration/lock.py", "self._s3"): (
+        "s3",
+        "DeployLock(bucket, s3_client): Frame.deploy_lock passes self.aws.client('s3')",
+    ),
 }
 
 API_WHY = "StackCalls.api(action, name, operation, **kwargs) calls getattr(self.cfn, operation)"
@@ -76,6 +84,7 @@ NOT_AWS: dict[tuple[str, str], str] = {
     ("app/db.py", "asyncpg"): "asyncpg.create_pool",
     ("app/web.py", "asyncio.get_running_loop()"): "asyncio's event loop (create_task)",
     ("infra/settings/catalog.py", "re"): "re.search",
+    ("infra/local/stack_gaps.py", "self.cloudformation_backend"): "moto's backend (emulator)",
     ("infra/kube/eks.py", "session"): "boto3.Session.get_credentials (no API call)",
     ("infra/local/process.py", "socket"): "socket.create_connection",
     ("infra/orchestration/preflight.py", "socket"): "socket.create_connection (the endpoint)",

@@ -11,8 +11,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
     ClientError,
+    ConnectTimeoutError,
     CredentialRetrievalError,
     EndpointConnectionError,
+    ReadTimeoutError,
     TokenRetrievalError,
 )
 from botocore.retries import bucket
@@ -255,6 +257,45 @@ class _Raw:
             "http://127.0.0.1:1. Check the network (for --env local: is `invoke local.up` "
             "running?).",
         ),
+        (
+            client_error(
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ),
+            BadInput,
+            "creating change set for stack gif-prod-database: AWS does not accept these "
+            "credentials (InvalidAccessKeyId: The AWS Access Key Id you provided does not "
+            "exist in our records.). Check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.",
+        ),
+        (
+            client_error("SlowDown", "Please reduce your request rate."),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: AWS kept throttling the requests "
+            "after 10 attempts (Please reduce your request rate.). Wait a minute and run the "
+            "command again.",
+        ),
+        (
+            client_error("403", "Forbidden"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: access denied (HTTP 403). The AWS "
+            "identity running the deploy needs permission for this action, and the bucket must "
+            "belong to this account.",
+        ),
+        (
+            ConnectTimeoutError(endpoint_url="https://sts.eu-west-1.amazonaws.com/"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: connecting to "
+            "https://sts.eu-west-1.amazonaws.com/ timed out. Check the network (a VPN or "
+            "proxy?) and run the command again.",
+        ),
+        (
+            ReadTimeoutError(endpoint_url="https://cloudformation.eu-west-1.amazonaws.com/"),
+            OperationFailed,
+            "creating change set for stack gif-prod-database: "
+            "https://cloudformation.eu-west-1.amazonaws.com/ stopped answering mid-request. "
+            "Check the network and run the command again; CloudFormation carries on with "
+            "whatever it had already accepted.",
+        ),
     ],
 )
 def test_translate_names_the_action_and_the_object(error, kind, expected):
@@ -359,3 +400,22 @@ def test_an_endpoint_answering_an_html_error_page_is_a_failed_operation(moto: Mo
         "continuing the rollback of stack gif-dev-network: the endpoint's answer is not an "
         "AWS response"
     )
+
+
+def test_with_no_network_the_identity_check_answers_in_seconds_not_82(moto: MotoServer):
+    """Issue 15 item 3: the identity check spent botocore's whole adaptive budget (10
+    attempts with backoff) on an unreachable endpoint; it now tries twice and says so."""
+    settings = Settings(env="test", region=REGION, aws_endpoint_url="http://127.0.0.1:1")
+    aws = Aws(settings, session=moto.session())
+    sts = aws.client("sts")
+    attempts: list[str] = []
+    sts.meta.events.register("before-send.sts", lambda request, **_: attempts.append(request.url))
+    started = time.monotonic()
+
+    with pytest.raises(OperationFailed, match="checking the AWS credentials with STS: cannot"):
+        aws.identity()
+
+    assert len(attempts) == 2
+    assert time.monotonic() - started < 5
+    # The long waits keep their patience.
+    assert aws.client("cloudformation").meta.config.retries["total_max_attempts"] == 11

@@ -91,3 +91,52 @@ def test_a_template_too_big_for_s3_is_refused_before_any_call():
     bucket = TemplateBucket(NoCalls(), "111122223333", "eu-west-1")
     with pytest.raises(BadInput, match=r"gif-prod-cluster is 460,801 bytes, over"):
         bucket.upload("gif-prod-cluster", "x" * (TEMPLATE_URL_LIMIT + 1))
+
+
+def test_two_stack_threads_with_large_templates_create_the_bucket_once():
+    """Issue 15 item 18: both threads saw no bucket and both created it; the second
+    CreateBucket then failed with BucketAlreadyOwnedByYou."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from infra.aws.template_bucket import TemplateBucket
+
+    created: list[str] = []
+
+    class SlowS3:
+        meta = SimpleNamespace(endpoint_url="http://127.0.0.1:1", partition="aws")
+
+        def head_bucket(self, **kwargs):
+            exists = bool(created)  # what S3 knows when the request arrives
+            time.sleep(0.05)
+            if not exists:
+                raise ClientError({"Error": {"Code": "404"}}, "HeadBucket")
+
+        def create_bucket(self, **kwargs):
+            if created:
+                raise ClientError({"Error": {"Code": "BucketAlreadyOwnedByYou"}}, "CreateBucket")
+            created.append(kwargs["Bucket"])
+
+        def __getattr__(self, name):
+            return lambda **kwargs: {}
+
+    bucket = TemplateBucket(SlowS3(), "123456789012", "eu-west-1")
+    errors: list[Exception] = []
+
+    def upload(stack: str) -> None:
+        try:
+            bucket.upload(stack, "x" * 60_000)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(f"gif-test-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert created == ["gifstack-templates-123456789012-eu-west-1"]

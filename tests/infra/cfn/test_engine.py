@@ -111,6 +111,7 @@ def engine_for(aws: Aws, out: Console | None = None, **options) -> StackEngine:
         DeployOptions(**{"yes": True, "interactive": False} | options),
         template_bucket=aws.template_bucket(),
         poll_interval=0.01,
+        stack_poll_interval=0.01,
     )
 
 
@@ -259,6 +260,7 @@ def test_a_declined_confirmation_changes_nothing_against_moto(aws: Aws):
         console(),
         DeployOptions(interactive=True),
         poll_interval=0.01,
+        stack_poll_interval=0.01,
         confirm=lambda question: questions.append(question) or False,
     )
 
@@ -415,6 +417,12 @@ def validated(stubber: Stubber, *validation: dict, status: str = "SUCCEEDED", si
     )
 
 
+def available(stubber: Stubber, status: str = "AVAILABLE", reason: str = "") -> None:
+    """The engine re-reads the change set right before executing it (ExecutionStatus)."""
+    answer = change_set() | {"ExecutionStatus": status, "StatusReason": reason}
+    stubber.add_response("describe_change_set", answer)
+
+
 def attempted(client) -> list[str]:
     """Every operation the engine tries to call, recorded before the Stubber answers (an
     unexpected call must not hide behind the error the Stubber raises for it)."""
@@ -453,6 +461,7 @@ def stubbed_engine(client, out=None, fake=None, **options) -> StackEngine:
         out or console(),
         DeployOptions(**{"yes": True, "interactive": False} | options),
         poll_interval=30,
+        stack_poll_interval=30,
         clock=(fake or FakeClock()).clock(),
     )
 
@@ -504,6 +513,7 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
             event(3, NAME, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", sid=NEW_STACK_ID)
         ),
     )
+    available(stubber)
     stubber.add_response(
         "execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": NEW_STACK_ID}
     )
@@ -540,30 +550,35 @@ def test_rollback_complete_is_deleted_and_created_again(cfn):
     assert "REVIEW_IN_PROGRESS" not in text
 
 
+def rollback_failed_events() -> dict:
+    """An update fails on Subnets (its neighbours cancelled), the rollback then fails on
+    DatabaseInstance: only that one is "in the UPDATE_FAILED state because a rollback failed"
+    (ContinueUpdateRollback's ResourcesToSkip, botocore's model); the cancelled Queue and the
+    resources that failed to be created or deleted are not skippable."""
+    stack_event = "AWS::CloudFormation::Stack"
+    return events(
+        event(1, NAME, stack_event, "UPDATE_IN_PROGRESS"),
+        event(2, "Subnets", "AWS::RDS::DBSubnetGroup", "UPDATE_FAILED", "Subnet is in use"),
+        event(3, "Queue", "AWS::SQS::Queue", "UPDATE_FAILED", "Resource update cancelled"),
+        event(4, NAME, stack_event, "UPDATE_ROLLBACK_IN_PROGRESS", "Subnets failed"),
+        event(
+            5,
+            "DatabaseInstance",
+            "AWS::RDS::DBInstance",
+            "UPDATE_FAILED",
+            "DB instance is in state storage-full",
+        ),
+        event(6, "Queue", "AWS::SQS::Queue", "UPDATE_FAILED", "Resource update cancelled"),
+        event(7, "Topic", "AWS::SNS::Topic", "CREATE_FAILED", "Topic quota exceeded"),
+        event(8, "Logs", "AWS::S3::Bucket", "DELETE_FAILED", "The bucket is not empty"),
+        event(9, NAME, stack_event, "UPDATE_ROLLBACK_FAILED", "DatabaseInstance failed"),
+    )
+
+
 def test_update_rollback_failed_stops_naming_stuck_resources_and_the_recover_command(cfn):
     client, stubber = cfn
     stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
-    stubber.add_response(
-        "list_stack_resources",
-        {
-            "StackResourceSummaries": [
-                {
-                    "LogicalResourceId": "DatabaseInstance",
-                    "ResourceType": "AWS::RDS::DBInstance",
-                    "ResourceStatus": "UPDATE_FAILED",
-                    "ResourceStatusReason": "DB instance is in state storage-full",
-                    "LastUpdatedTimestamp": CREATED,
-                },
-                {
-                    "LogicalResourceId": "Subnets",
-                    "ResourceType": "AWS::RDS::DBSubnetGroup",
-                    "ResourceStatus": "UPDATE_COMPLETE",
-                    "LastUpdatedTimestamp": CREATED,
-                },
-            ]
-        },
-        {"StackName": NAME},
-    )
+    stubber.add_response("describe_stack_events", rollback_failed_events(), {"StackName": STACK_ID})
 
     with pytest.raises(OperationFailed) as stopped:
         stubbed_engine(client).deploy(prod_request())
@@ -573,7 +588,8 @@ def test_update_rollback_failed_stops_naming_stuck_resources_and_the_recover_com
     assert "DatabaseInstance (UPDATE_FAILED: DB instance is in state storage-full)" in message
     assert "Subnets" not in message
     assert "`invoke recover --env prod --stack database`" in message
-    assert "--skip DatabaseInstance" in message
+    assert "--skip DatabaseInstance`" in message
+    assert "Queue" not in message and "Topic" not in message and "Logs" not in message
     assert stopped.value.exit_code == 1
 
 
@@ -776,6 +792,7 @@ def test_allow_replace_lifts_the_stack_policy_for_that_update_only_then_restores
         "describe_stack_events",
         events(event(1, NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE")),
     )
+    available(stubber)
     stubber.add_response(
         "execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID}
     )
@@ -815,6 +832,7 @@ def test_a_failed_execution_reports_the_root_cause_first(cfn):
     validated(stubber, sid=NEW_STACK_ID)
     review = event(1, NAME, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS", sid=NEW_STACK_ID)
     stubber.add_response("describe_stack_events", events(review))
+    available(stubber)
     stubber.add_response("execute_change_set", {})
     stubber.add_response("describe_stacks", stacks("ROLLBACK_COMPLETE", NEW_STACK_ID))
     stubber.add_response(
@@ -952,21 +970,19 @@ def test_a_rollback_that_fails_again_names_what_to_skip(cfn):
     stubber.add_response("describe_stack_events", events())
     stubber.add_response("continue_update_rollback", {}, {"StackName": STACK_ID})
     stubber.add_response("describe_stacks", stacks("UPDATE_ROLLBACK_FAILED"))
-    stubber.add_response("describe_stack_events", events())
-    stubber.add_response(
-        "list_stack_resources",
-        {
-            "StackResourceSummaries": [
-                {
-                    "LogicalResourceId": "ParameterGroup",
-                    "ResourceType": "AWS::RDS::DBParameterGroup",
-                    "ResourceStatus": "UPDATE_FAILED",
-                    "ResourceStatusReason": "Parameter group is in use",
-                    "LastUpdatedTimestamp": CREATED,
-                }
-            ]
-        },
+    again = events(
+        event(10, NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_IN_PROGRESS"),
+        event(
+            11,
+            "ParameterGroup",
+            "AWS::RDS::DBParameterGroup",
+            "UPDATE_FAILED",
+            "Parameter group is in use",
+        ),
+        event(12, NAME, "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_FAILED"),
     )
+    stubber.add_response("describe_stack_events", again)
+    stubber.add_response("describe_stack_events", again, {"StackName": STACK_ID})
 
     with pytest.raises(OperationFailed) as failed:
         stubbed_engine(client).recover(NAME, [])

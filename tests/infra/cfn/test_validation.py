@@ -29,6 +29,7 @@ from tests.infra.cfn.test_engine import (
     STACK_ID,
     FakeClock,
     attempted,
+    available,
     change,
     change_set,
     console,
@@ -258,6 +259,7 @@ def test_warnings_only_are_shown_and_aws_lets_the_change_set_run(cfn, confirming
         "describe_stack_events",
         events(event(1, NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE")),
     )
+    available(stubber)
     stubber.add_response(
         "execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID}
     )
@@ -275,6 +277,7 @@ def test_warnings_only_are_shown_and_aws_lets_the_change_set_run(cfn, confirming
         out,
         DeployOptions(yes=not confirming, interactive=confirming),
         poll_interval=30,
+        stack_poll_interval=30,
         clock=FakeClock().clock(),
         confirm=lambda question: questions.append(question) or True,
     )

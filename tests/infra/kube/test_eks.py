@@ -242,3 +242,19 @@ def test_the_exec_plugin_with_an_unknown_profile_says_so(tmp_path):
     assert result.returncode == 2
     assert "error: cannot sign an EKS token" in result.stderr and "nope" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_each_cluster_s_token_is_signed_with_its_own_name_on_a_shared_sts_client(session):
+    """Issue 15 item 18: the hook was registered once with a fixed unique_id, so a second
+    cluster's token on the same client carried the first cluster's name."""
+    sts = eks.sts_client(session, "eu-west-1")
+    signed: list[str] = []
+    sts.meta.events.register_last(
+        "before-sign.sts.GetCallerIdentity",
+        lambda request, **_: signed.append(request.headers["x-k8s-aws-id"]),
+    )
+
+    eks.get_token(sts, "gif-prod")
+    eks.get_token(sts, "gif-dev")
+
+    assert signed == ["gif-prod", "gif-dev"]

@@ -186,3 +186,41 @@ def test_the_real_stacks_update_the_db_instance_in_place_and_delete_completely(c
         "gif-local-database": "DELETE_COMPLETE",
         "gif-local-network": "DELETE_COMPLETE",
     }
+
+
+def test_an_interrupted_first_deploy_is_created_afresh_by_the_next_deploys(emulator, cfn):
+    """Issue 15 item 1: a first deploy killed between CreateChangeSet and ExecuteChangeSet
+    leaves gif-local-network REVIEW_IN_PROGRESS; the next deploys go through the engine."""
+    from rich.console import Console
+
+    from infra.cfn.engine import StackEngine
+    from infra.cfn.types import DeployOptions, StackRequest
+
+    name = "gif-local-network"
+    cfn.create_change_set(
+        StackName=name, ChangeSetName="interrupted", ChangeSetType="CREATE", TemplateBody=SMALL
+    )
+    other = cfn.create_change_set(
+        StackName="gif-local-other",
+        ChangeSetName="in-flight",
+        ChangeSetType="CREATE",
+        TemplateBody=SMALL,
+    )
+    out = Console(record=True, width=200)
+    engine = StackEngine(
+        cfn,
+        out,
+        DeployOptions(yes=True, interactive=False),
+        poll_interval=0.01,
+        stack_poll_interval=0.01,
+    )
+    request = StackRequest(key="network", name=name, template_body=SMALL, parameters={}, tags={})
+
+    results = [engine.deploy(request).status for _ in range(3)]
+
+    assert results == ["created", "unchanged", "unchanged"]
+    stacks = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == name]
+    assert [s["StackStatus"] for s in stacks] == ["CREATE_COMPLETE"]
+    assert "removed 1 stale change set(s)" in out.export_text()
+    # Another stack's change set is not this stack's to remove.
+    assert cfn.describe_change_set(ChangeSetName=other["Id"])["Status"] == "CREATE_COMPLETE"

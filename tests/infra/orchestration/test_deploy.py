@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -35,6 +36,8 @@ READ_ONLY = {"GetCallerIdentity", "DescribeStacks", "GetTemplate", "GetStackPoli
 # The drift check before a deploy reads resources and changes none (the emulator lacks it:
 # its first call is refused and the check is skipped).
 CHANGES_NOTHING = READ_ONLY | {"DetectStackDrift"}
+# The deploy lock (infra/orchestration/lock.py): put and removed.
+LOCK_CALLS = {"s3.PutObject": 1, "s3.DeleteObject": 1}
 
 
 @pytest.fixture
@@ -98,11 +101,17 @@ def test_deploy_creates_wires_outputs_and_a_second_deploy_changes_nothing(
     assert {r.status for r in second.results} == {"unchanged"}
     assert second.executed_change_sets == 0
     assert second.calls.count("CreateChangeSet") == 0
-    called = {name.split(".", 1)[1] for name in second.calls.calls}
+    calls = dict(second.calls.calls)
+    assert {name: calls.pop(name, 0) for name in LOCK_CALLS} == LOCK_CALLS
+    called = {name.split(".", 1)[1] for name in calls}
     assert called <= CHANGES_NOTHING, called
-    assert second.calls.total <= 9  # 8, and the drift check's one refused call here
-    assert f"{second.calls.total} AWS calls" in _out(console)
+    # 8, the drift check's one refused call here, and the lock's two
+    assert second.calls.total <= 9 + sum(LOCK_CALLS.values())
+    # The summary is printed while the lock is held: its release (DeleteObject) comes after.
+    assert f"{second.calls.total - 1} AWS calls" in _out(console)
     assert "change sets executed: 0" in _out(console)
+    assert re.search(r"AWS calls per minute: [0-9.]+", _out(console))
+    assert _out(console).startswith("checking AWS credentials...")
 
 
 def test_a_commit_that_changes_no_template_or_parameter_gives_no_change_set(
