@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +23,7 @@ from pydantic import (
 
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
-from infra.settings import catalog
+from infra.settings import catalog, params_file
 
 PARAMS_DIR = ROOT / "params"
 
@@ -289,10 +288,7 @@ def load(env: str) -> Settings:
 def load_file(path: Path, env: str | None = None) -> Settings:
     """Validate one params file (the environment name defaults to the file's stem)."""
     where = _display(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
+    data = params_file.read(path, where) or {}
     if not isinstance(data, dict):
         raise BadInput(f"{where}: expected a mapping of settings at the top level.")
     if "env" in data:
@@ -301,14 +297,6 @@ def load_file(path: Path, env: str | None = None) -> Settings:
         return Settings(env=env or path.stem, **data)
     except ValidationError as exc:
         raise BadInput(f"{where}: {_explain(exc, data)}") from None
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line: what the parser expected, and where."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return f"{problem}{where}; fix the YAML syntax there"
 
 
 def _display(path: Path) -> str:

@@ -110,6 +110,52 @@ def test_bad_input_gets_one_clear_message(tmp_path, text, expected):
     assert "Traceback" not in text_of_error and "\n" not in text_of_error.strip()
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "app:\n  replicas: 3\nnetwork:\n  az_count: 3\napp:\n  port: 9000\n",
+            "staging.yaml: key 'app' is given twice (lines 1 and 5); YAML would keep only the "
+            "second. Merge them into one.",
+        ),
+        (
+            "database:\n  multi_az: true\n  backup_retention_days: 9\n  multi_az: false\n",
+            "staging.yaml: key 'database.multi_az' is given twice (lines 2 and 4); YAML would "
+            "keep only the second. Merge them into one.",
+        ),
+        (
+            "cluster:\n  public_access_cidrs:\n    - {a: 1, a: 2}\n",
+            "staging.yaml: key 'cluster.public_access_cidrs.0.a' is given twice (lines 3 and 3)",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path, text, expected):
+    shown = message(tmp_path, text).removeprefix(f"{tmp_path}/")
+    assert shown.startswith(expected)
+
+
+def test_a_merge_key_may_be_overridden_by_a_key_of_its_own(tmp_path):
+    text = "app:\n  <<: {port: 9000, replicas: 3}\n  port: 9100\n"
+    assert load_text(tmp_path, text).app.port == 9100
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_the_byte(tmp_path):
+    path = tmp_path / "staging.yaml"
+    path.write_bytes(b"app:\n  replicas: 2\n  log_level: d\xe9bug\n")
+
+    with pytest.raises(BadInput) as caught:
+        params.load_file(path)
+
+    assert caught.value.message == (
+        f"{path}: not UTF-8 text: byte 0xe9 at line 3, column 15; save the file as UTF-8"
+    )
+
+
+def test_an_empty_file_or_document_is_all_defaults(tmp_path):
+    assert load_text(tmp_path, "") == load_text(tmp_path, "# nothing\n")
+    assert load_text(tmp_path, "---\n...\n").app.replicas == 2
+
+
 def test_unknown_environment_lists_the_ones_that_exist():
     with pytest.raises(BadInput) as caught:
         params.load("staging")
@@ -129,6 +175,7 @@ def project_copy(tmp_path_factory) -> Path:
     (root / "params" / "broken.yaml").write_text(
         "database:\n  instance_class: db.t4g.micr\nnetwrk: {}\n"
     )
+    (root / "params" / "latin1.yaml").write_bytes(b"# caf\xe9\napp:\n  replicas: 2\n")
     return root
 
 
@@ -137,6 +184,7 @@ def project_copy(tmp_path_factory) -> Path:
     [
         ("staging", "unknown environment 'staging'"),
         ("broken", "params/broken.yaml: unknown key 'netwrk'. Did you mean 'network'?"),
+        ("latin1", "params/latin1.yaml: not UTF-8 text: byte 0xe9 at line 1, column 6"),
     ],
 )
 def test_invoke_exits_2_with_the_message_and_no_traceback(project_copy, env, expected):
