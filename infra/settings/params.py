@@ -10,7 +10,7 @@ import difflib
 import ipaddress
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,11 +21,23 @@ from pydantic import (
     model_validator,
 )
 
+from infra.core import naming
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.settings import catalog, params_file
 
 PARAMS_DIR = ROOT / "params"
+
+# The stacks a deploy.stack_timeout_minutes key may name (infra/stacks/specs.py has one row
+# each; settings sit below stacks, so the keys come from infra/core/naming.py).
+STACK_KEYS = (
+    naming.NETWORK,
+    naming.DATABASE,
+    naming.CLUSTER,
+    naming.WORKLOAD,
+    naming.REGISTRY,
+    naming.CI,
+)
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -62,7 +74,9 @@ def _retention(value: int) -> int:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML gives typed values, so `replicas: true` is a mistake, not 1; validate_default:
+    # the defaults go through the same checks as a file's values.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, validate_default=True)
 
 
 class NetworkSettings(_Section):
@@ -205,13 +219,23 @@ class AppSettings(_Section):
 
 
 class DeploySettings(_Section):
-    stack_timeout_minutes: dict[str, int] = Field(
+    stack_timeout_minutes: dict[str, Annotated[int, Field(gt=0)]] = Field(
         default_factory=dict,
         description="How long to wait for a stack before giving up, where it should differ "
         "from the stack's default (infra/stacks/specs.py).",
     )
     termination_protection: bool = False
     rollout_timeout_seconds: int = Field(600, ge=30)
+
+    @field_validator("stack_timeout_minutes")
+    @classmethod
+    def _stack_keys(cls, value: dict[str, int]) -> dict[str, int]:
+        for key in value:
+            if key not in STACK_KEYS:
+                close = difflib.get_close_matches(key, STACK_KEYS, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"unknown stack {key!r}.{hint} Stacks: {', '.join(STACK_KEYS)}")
+        return value
 
 
 class CiSettings(_Section):

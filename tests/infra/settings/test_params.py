@@ -13,6 +13,7 @@ import pytest
 
 from infra.core.errors import BadInput
 from infra.settings import catalog, params
+from infra.stacks import specs
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -154,6 +155,57 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_the_byte(tmp_path):
 def test_an_empty_file_or_document_is_all_defaults(tmp_path):
     assert load_text(tmp_path, "") == load_text(tmp_path, "# nothing\n")
     assert load_text(tmp_path, "---\n...\n").app.replicas == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("app:\n  replicas: true\n", "app.replicas: Input should be a valid integer (got True)."),
+        (
+            "network:\n  az_count: 2.0\n",
+            "network.az_count: Input should be a valid integer (got 2.0).",
+        ),
+        (
+            "network:\n  az_count: '2'\n",
+            "network.az_count: Input should be a valid integer (got '2').",
+        ),
+        (
+            "database:\n  multi_az: 'true'\n",
+            "database.multi_az: Input should be a valid boolean (got 'true').",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {network: -1}\n",
+            "deploy.stack_timeout_minutes.network: Input should be greater than 0 (got -1).",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {database: 0}\n",
+            "deploy.stack_timeout_minutes.database: Input should be greater than 0 (got 0).",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {cluster: true}\n",
+            "deploy.stack_timeout_minutes.cluster: Input should be a valid integer (got True).",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {netwrok: 30}\n",
+            "deploy.stack_timeout_minutes: unknown stack 'netwrok'. Did you mean 'network'? "
+            "Stacks: network, database, cluster, workload, registry, ci.",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {vpc: 30}\n",
+            "deploy.stack_timeout_minutes: unknown stack 'vpc'. "
+            "Stacks: network, database, cluster, workload, registry, ci.",
+        ),
+    ],
+)
+def test_types_are_strict_and_timeouts_positive_for_existing_stacks(tmp_path, text, expected):
+    assert message(tmp_path, text) == f"{tmp_path / 'staging.yaml'}: {expected}"
+
+
+def test_timeouts_may_name_every_stack_there_is():
+    assert set(params.STACK_KEYS) == set(specs.ALL_STACKS)
+    minutes = {key: index + 1 for index, key in enumerate(params.STACK_KEYS)}
+    deploy = params.DeploySettings(stack_timeout_minutes=minutes)
+    assert deploy.stack_timeout_minutes == minutes
 
 
 def test_unknown_environment_lists_the_ones_that_exist():
