@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -263,12 +264,12 @@ class Settings(_Section):
     aws_endpoint_url: str | None = Field(
         None, description="An AWS-compatible endpoint (the local emulator); None = real AWS."
     )
-    network: NetworkSettings = NetworkSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    cluster: ClusterSettings = ClusterSettings()
-    app: AppSettings = AppSettings()
-    deploy: DeploySettings = DeploySettings()
-    ci: CiSettings = CiSettings()
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    ci: CiSettings = Field(default_factory=CiSettings)
     registry_keep_images: int = Field(30, ge=1, le=1000)
 
     @model_validator(mode="after")
@@ -299,14 +300,18 @@ def environments() -> list[str]:
 @cache
 def load(env: str) -> Settings:
     """The validated settings of one environment; raises BadInput with one clear message."""
-    path = PARAMS_DIR / f"{env}.yaml"
-    if not path.is_file():
-        known = ", ".join(environments()) or "none"
-        raise BadInput(
-            f"unknown environment {env!r}: there is no params/{env}.yaml. "
-            f"Environments that exist: {known}."
+    known = environments()
+    if env not in known:
+        problem = (
+            f"there is no params/{env}.yaml"
+            if re.fullmatch(r"[\w-]+", env)
+            else "an environment is the name of a file in params/ without .yaml"
         )
-    return load_file(path, env)
+        raise BadInput(
+            f"unknown environment {env!r}: {problem}. "
+            f"Environments that exist: {', '.join(known) or 'none'}."
+        )
+    return load_file(PARAMS_DIR / f"{env}.yaml", env)
 
 
 def load_file(path: Path, env: str | None = None) -> Settings:
