@@ -2,14 +2,16 @@
 
 `invoke --list` shows them all; `invoke --help TASK` shows a task's flags.
 Every task body is wrapped in `reported`, so a domain error leaves with one clear message
-and its exit code (2 bad input, 1 failed operation), never a traceback.
+and its exit code (2 bad input, 1 failed operation), never a traceback; a mistake on the
+command line itself (an unknown flag, a missing --env) too (infra/commands/program.py).
 """
 
 import sys
 
-from invoke import Collection, task
+from invoke import Collection
 
-from infra.commands.cli import reported
+from infra.commands.cli import exclusive, package_names, reported
+from infra.commands.program import adopt, task
 from infra.stacks.specs import ALL_STACKS
 
 # --- tests -------------------------------------------------------------------------------
@@ -27,6 +29,7 @@ def test(c, args=""):
         "by default every pin the inputs still allow is kept.",
     }
 )
+@reported
 def lock(c, upgrade=""):
     """Regenerate every lock file, with hashes.
 
@@ -37,7 +40,7 @@ def lock(c, upgrade=""):
     from pathlib import Path
 
     compile_ = f"{sys.executable} -m uv pip compile --python-version 3.11 -q --generate-hashes"
-    names = [name.strip() for name in upgrade.split(",") if name.strip()]
+    names = package_names(upgrade)
     if names == ["all"]:
         compile_ += " --upgrade"
     else:
@@ -79,7 +82,8 @@ def run(c, host="127.0.0.1", port=8080):
     help={
         "env": "Write templates/<env>/*.yaml (and templates/shared/) for this environment.",
         "all": "Write the templates of every environment in params/.",
-        "check": "Write nothing; fail naming every committed template that is out of date.",
+        "check": "Write nothing; fail naming every committed template that is out of date "
+        "(every environment: not with --env or --all).",
     }
 )
 @reported
@@ -88,6 +92,7 @@ def synth(c, env=None, all=False, check=False):
     from infra.core.errors import OperationFailed
     from infra.stacks import synth as synthesis
 
+    exclusive(env=env, all=all, check=check)
     if check:
         stale = synthesis.stale()
         if stale:
@@ -380,5 +385,6 @@ ns = Collection(
 )
 for sub in (local_ns, k8s_ns, image_ns):
     ns.add_collection(sub)
+adopt()  # the command line's own mistakes: one line, exit 2 (infra/commands/program.py)
 
 __all__ = ["ns", "reported"]
