@@ -113,13 +113,12 @@ def synth(c, env=None, all=False, check=False):
 @reported
 def lint(c, env=None):
     """cfn-lint, checkov, cfripper on the rendered templates; hadolint on the Dockerfile."""
-    from rich.console import Console
-
     from infra.commands import lint as linting
     from infra.core.errors import OperationFailed
+    from infra.orchestration.summary import new_console
     from infra.stacks import synth as synthesis
 
-    console = Console()
+    console = new_console()
 
     def show(check, result):
         mark = "[green]ok[/]" if result.ok else f"[red]{len(result.findings)} finding(s)[/]"
@@ -276,12 +275,11 @@ _K8S_TAG_HELP = "Image tag or sha256 digest to run; default app.image_tag from p
 @reported
 def k8s_render(c, env, image_tag=None, offline=False):
     """Render k8s/ with the environment's params and stack outputs into build/<env>/k8s/."""
-    from rich.console import Console
-
     from infra.orchestration import kube_tasks as kube_commands
+    from infra.orchestration.summary import new_console
 
     paths = kube_commands.render_to_build(
-        env, image_tag=image_tag, offline=offline, console=Console(stderr=True)
+        env, image_tag=image_tag, offline=offline, console=new_console(stderr=True)
     )
     for path in paths:
         print(f"wrote {path.relative_to(kube_commands.ROOT)}")
@@ -296,11 +294,10 @@ def k8s_render(c, env, image_tag=None, offline=False):
 @reported
 def kubeconfig(c, env, path=None):
     """Write a kubeconfig context for the environment's EKS cluster (token made by boto3)."""
-    from rich.console import Console
-
     from infra.orchestration import kube_tasks as kube_commands
+    from infra.orchestration.summary import new_console
 
-    kube_commands.write_kubeconfig(env, path=path, console=Console())
+    kube_commands.write_kubeconfig(env, path=path, console=new_console())
 
 
 @task(
@@ -317,9 +314,8 @@ def kubeconfig(c, env, path=None):
 @reported
 def k8s_apply(c, env, image_tag=None, prune=True, rollback=True, dry_run=False):
     """Apply the manifests to the cluster (the last step of `invoke deploy`), stacks as is."""
-    from rich.console import Console
-
     from infra.orchestration import kube_tasks as kube_commands
+    from infra.orchestration.summary import new_console
 
     kube_commands.apply(
         env,
@@ -327,7 +323,7 @@ def k8s_apply(c, env, image_tag=None, prune=True, rollback=True, dry_run=False):
         prune=prune,
         rollback=rollback,
         dry_run=dry_run,
-        console=Console(),
+        console=new_console(),
     )
 
 
@@ -343,28 +339,26 @@ _IMAGE_HELP = {
 @reported
 def image_build(c, tag, env="prod"):
     """Build the GIF service image with Docker Buildx for the nodes' CPU (linux/amd64|arm64)."""
-    from rich.console import Console
-
     from infra.aws import session as aws
     from infra.orchestration import image
+    from infra.orchestration.summary import new_console
     from infra.settings import params
 
     settings = params.load(env)
-    image.build(aws.Aws(settings), settings, tag, Console())
+    image.build(aws.Aws(settings), settings, tag, new_console())
 
 
 @task(help=_IMAGE_HELP)
 @reported
 def image_push(c, tag, env="prod"):
     """Push an image built by image.build to ECR (login token from boto3); prints its digest."""
-    from rich.console import Console
-
     from infra.aws import session as aws
     from infra.orchestration import image
+    from infra.orchestration.summary import new_console
     from infra.settings import params
 
     settings = params.load(env)
-    image.push(aws.Aws(settings), settings, tag, Console())
+    image.push(aws.Aws(settings), settings, tag, new_console())
 
 
 # --- collections -------------------------------------------------------------------------
