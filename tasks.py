@@ -236,15 +236,20 @@ def local_up(c):
     stand_ins.up(params.load("local"), new_console())
 
 
-@task
+@task(
+    help={
+        "wipe": "Also remove the local state (the database, the emulator's and the pod's "
+        "pid and log files): the next `invoke local.up deploy --env local` starts afresh.",
+    }
+)
 @reported
-def local_down(c):
-    """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data is kept)."""
+def local_down(c, wipe=False):
+    """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data kept; --wipe)."""
     from infra.local import stand_ins
     from infra.orchestration.summary import new_console
     from infra.settings import params
 
-    stand_ins.down(params.load("local"), new_console())
+    stand_ins.down(params.load("local"), new_console(), wipe=wipe)
 
 
 @task

@@ -95,6 +95,7 @@ class LocalPostgres:
     def start(self) -> str:
         """Initialise (first time), start if needed, and return the DATABASE_URL."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.relink()
         with self._lock():
             if self.running_port() is not None:
                 return self.url
@@ -118,6 +119,13 @@ class LocalPostgres:
                 self._create_database()  # also retried if a first start died before it
                 self._save_state(database_created=True)
             return self.url
+
+    def relink(self) -> None:
+        """Link a relocated data directory again when its link was deleted (`rm -rf .local`)."""
+        target = relocated_dir(self.data_dir)
+        if not os.path.lexists(self.data_dir) and (target / "PG_VERSION").exists():
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            self.data_dir.symlink_to(target, target_is_directory=True)
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: running transactions roll back). Idempotent."""
@@ -194,8 +202,7 @@ class LocalPostgres:
         """Root's home (mode 0700) is out of the server user's reach: keep the cluster under
         /var/tmp and leave a symlink where it was asked for (we never loosen the
         permissions of someone's home directory)."""
-        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
-        target = RELOCATED_ROOT / f"gifstack-postgres-{digest}"
+        target = relocated_dir(self.data_dir)
         if target.exists() and any(target.iterdir()):
             raise BadInput(
                 f"{self.data_dir} would be kept in {target}, which is not empty; remove it"
@@ -313,6 +320,12 @@ class LocalPostgres:
         except OSError:
             return ""
         return "\nLast lines of the server log:\n" + "\n".join(tail) if tail else ""
+
+
+def relocated_dir(data_dir: Path) -> Path:
+    """Where a data directory asked for at `data_dir` is kept when relocated (see _relocate)."""
+    digest = hashlib.sha256(str(Path(data_dir).absolute()).encode()).hexdigest()[:12]
+    return RELOCATED_ROOT / f"gifstack-postgres-{digest}"
 
 
 def _server_user() -> pwd.struct_passwd | None:
