@@ -12,6 +12,7 @@ Linux reads /proc; elsewhere `lsof` and `ps` answer, when present.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 
 _PROC = Path("/proc")
 _LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
+STATE_FILE = "gifstack-local.json"  # the embedded PostgreSQL's, in its data directory
 
 
 def listener(port: int) -> int | None:
@@ -73,18 +75,28 @@ def cwd(pid: int) -> Path | None:
     return Path(names[0]) if names else None
 
 
-def postmaster(data_dirs: list[Path]) -> tuple[int, int | None] | None:
-    """(pid, port) of a PostgreSQL server started on one of `data_dirs` (`postgres -D DIR`);
-    its children retitle themselves, so only the postmaster's command line has -D."""
-    wanted = {str(path) for path in data_dirs}
+def postmaster(data_dir: Path) -> tuple[int, int | None, Path] | None:
+    """(pid, port, directory) of the PostgreSQL server started on `data_dir`: its command
+    line names it (`postgres -D DIR`; the children retitle themselves, so only the
+    postmaster's does), or names a directory whose state file says it was asked for at
+    `data_dir` (as root the data lives elsewhere, behind a link that `rm -rf` may take)."""
+    wanted = str(Path(data_dir).absolute())
     for pid in _pids():
         argv = _argv(pid)
         if len(argv) < 3 or not argv[0].endswith("postgres") or "-D" not in argv[:-1]:
             continue
-        if argv[argv.index("-D") + 1] in wanted:
+        directory = argv[argv.index("-D") + 1]
+        if directory == wanted or _asked_for(Path(directory)) == wanted:
             port = argv[argv.index("-p") + 1] if "-p" in argv[:-1] else None
-            return pid, int(port) if port and port.isdigit() else None
+            return pid, int(port) if port and port.isdigit() else None, Path(directory)
     return None
+
+
+def _asked_for(directory: Path) -> str | None:
+    try:
+        return json.loads((directory / STATE_FILE).read_text()).get("asked_for")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def stop(pid: int, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 10) -> None:

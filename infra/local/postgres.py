@@ -95,7 +95,6 @@ class LocalPostgres:
     def start(self) -> str:
         """Initialise (first time), start if needed, and return the DATABASE_URL."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.relink()
         with self._lock():
             if self.running_port() is not None:
                 return self.url
@@ -119,13 +118,6 @@ class LocalPostgres:
                 self._create_database()  # also retried if a first start died before it
                 self._save_state(database_created=True)
             return self.url
-
-    def relink(self) -> None:
-        """Link a relocated data directory again when its link was deleted (`rm -rf .local`)."""
-        target = relocated_dir(self.data_dir)
-        if not os.path.lexists(self.data_dir) and (target / "PG_VERSION").exists():
-            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            self.data_dir.symlink_to(target, target_is_directory=True)
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: running transactions roll back). Idempotent."""
@@ -196,13 +188,15 @@ class LocalPostgres:
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# gifstack (infra/local/postgres.py)\n" + "\n".join(settings) + "\n")
-        self._save_state(password=password)
+        # asked_for: which checkout's data this is, also when it lives elsewhere (relocated)
+        self._save_state(password=password, asked_for=str(self.data_dir))
 
     def _relocate(self) -> None:
         """Root's home (mode 0700) is out of the server user's reach: keep the cluster under
         /var/tmp and leave a symlink where it was asked for (we never loosen the
         permissions of someone's home directory)."""
-        target = relocated_dir(self.data_dir)
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        target = RELOCATED_ROOT / f"gifstack-postgres-{digest}"
         if target.exists() and any(target.iterdir()):
             raise BadInput(
                 f"{self.data_dir} would be kept in {target}, which is not empty; remove it"
@@ -320,12 +314,6 @@ class LocalPostgres:
         except OSError:
             return ""
         return "\nLast lines of the server log:\n" + "\n".join(tail) if tail else ""
-
-
-def relocated_dir(data_dir: Path) -> Path:
-    """Where a data directory asked for at `data_dir` is kept when relocated (see _relocate)."""
-    digest = hashlib.sha256(str(Path(data_dir).absolute()).encode()).hexdigest()[:12]
-    return RELOCATED_ROOT / f"gifstack-postgres-{digest}"
 
 
 def _server_user() -> pwd.struct_passwd | None:

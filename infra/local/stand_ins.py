@@ -10,6 +10,7 @@ next `up` unless `down --wipe` removes it with the rest of the local state.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import time
@@ -31,21 +32,18 @@ def _postgres(local_dir: Path):
     from infra.local.postgres import LocalPostgres  # engineer A's embedded PostgreSQL
 
     postgres = LocalPostgres(local_dir / "postgres")
-    postgres.relink()  # as root its data lives in /var/tmp: found again after rm -rf .local
+    # As root the data lives in /var/tmp behind a link in .local/: `rm -rf .local` takes the
+    # link only. While its server runs, the link is made again (its state file says whose).
+    found = None if os.path.lexists(postgres.data_dir) else orphans.postmaster(postgres.data_dir)
+    if found is not None and found[2] != postgres.data_dir and found[2].is_dir():
+        postgres.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        postgres.data_dir.symlink_to(found[2], target_is_directory=True)
     return postgres
 
 
-def _orphan_postmaster(postgres) -> tuple[int, int | None] | None:
-    """A PostgreSQL server of ours running without its data directory's pid file (the
-    directory deleted under it): found by the data directory its command line names."""
-    from infra.local.postgres import relocated_dir
-
-    if postgres.is_running():
-        return None
-    names = [postgres.data_dir, relocated_dir(postgres.data_dir)]
-    if postgres.data_dir.exists():
-        names.append(postgres.data_dir.resolve())
-    return orphans.postmaster(names)
+def _orphan_postmaster(postgres) -> tuple[int, int | None, Path] | None:
+    """Our PostgreSQL server running without its data directory (deleted under it)."""
+    return None if postgres.is_running() else orphans.postmaster(postgres.data_dir)
 
 
 def up(settings: Settings, console: Console, *, local_dir: Path = LOCAL_DIR) -> None:
@@ -113,16 +111,17 @@ def down(
 
 def _wipe(local_dir: Path, data_dir: Path) -> list[Path]:
     """Remove what the stand-ins and the pod keep (not .local/tools: the linters' own
-    environments). A data directory kept elsewhere (root: /var/tmp) goes too."""
-    from infra.local.postgres import relocated_dir
-
+    environments). A data directory kept elsewhere (as root, in /var/tmp) goes too."""
     removed = []
-    targets = [local_dir / "pod", local_dir / "moto", data_dir, relocated_dir(data_dir)]
-    for target in targets:
-        if target.is_symlink():
-            target.unlink()
+    if data_dir.is_symlink():
+        target = data_dir.resolve()
+        data_dir.unlink()
+        removed.append(data_dir)
+        if target.is_dir():
+            shutil.rmtree(target)
             removed.append(target)
-        elif target.exists():
+    for target in (local_dir / "pod", local_dir / "moto", data_dir):
+        if target.exists():
             shutil.rmtree(target)
             removed.append(target)
     (data_dir.parent / f".{data_dir.name}.lock").unlink(missing_ok=True)
@@ -150,7 +149,7 @@ def status(settings: Settings, console: Console, *, local_dir: Path = LOCAL_DIR)
     postgres = _postgres(local_dir)
     orphan = _orphan_postmaster(postgres)
     if orphan is not None:
-        pid, port = orphan
+        pid, port, _ = orphan
         state = _state(pid, "its data directory is gone: `invoke local.down` stops it")
         address = f"127.0.0.1:{port}" if port else "-"
     else:

@@ -6,6 +6,7 @@ removes the state. And a pod whose database is gone is 'running, not ready (why)
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -22,7 +23,6 @@ from rich.console import Console
 from infra.local import orphans, stand_ins
 from infra.local import pod as local_pod
 from infra.local.moto import Emulator
-from infra.local.postgres import LocalPostgres, relocated_dir
 from infra.settings import params
 from tests.conftest import make_postgres_dir
 from tests.support.local_sandbox import free_port
@@ -75,7 +75,7 @@ def test_after_rm_rf_local_status_sees_up_adopts_and_down_stops_everything(world
     settings = _settings(free_port(), free_port())
     stand_ins.up(settings, _console(), local_dir=local_dir)
     emulator_pid = Emulator.for_settings(settings, local_dir).pid()
-    postmaster = orphans.postmaster([local_dir / "postgres"])
+    postmaster = orphans.postmaster(local_dir / "postgres")
     pod = local_pod.deploy(settings, database_url, _console(), local_dir=local_dir, timeout_s=60)
     started += [emulator_pid, postmaster[0], pod.pid]
 
@@ -178,18 +178,36 @@ def test_status_says_running_not_ready_and_why_when_the_database_is_gone(tmp_pat
         serving.wait()
 
 
-def test_a_relocated_data_directory_is_linked_again(tmp_path, monkeypatch):
+def test_a_relocated_data_directory_is_linked_again_while_its_server_runs(tmp_path):
     """As root the data lives in /var/tmp behind a link in .local/; `rm -rf .local` takes
-    the link only, and the next start finds the data again."""
-    monkeypatch.setattr("infra.local.postgres.RELOCATED_ROOT", tmp_path / "var-tmp")
-    data_dir = tmp_path / ".local" / "postgres"
-    target = relocated_dir(data_dir)
-    target.mkdir(parents=True)
-    (target / "PG_VERSION").write_text("17\n")
+    the link only. A server running there, whose state file says it is this checkout's, gets
+    its link back; one for another checkout is not ours."""
+    local_dir = tmp_path / ".local"
+    elsewhere = tmp_path / "var-tmp" / "gifstack-postgres-x1y2z3"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "gifstack-local.json").write_text(
+        json.dumps({"asked_for": str(local_dir / "postgres")})
+    )
+    # a stand-in postmaster: argv[0] ends in postgres and names its -D directory
+    fake = subprocess.Popen(
+        [
+            "bash",
+            "-c",
+            f'exec -a postgres {sys.executable} -c "import time; time.sleep(60)" '
+            f"-D {elsewhere} -p 5999",
+        ]
+    )
+    try:
+        _wait_for(lambda: orphans.postmaster(local_dir / "postgres") is not None)
+        assert orphans.postmaster(tmp_path / "other" / "postgres") is None
 
-    LocalPostgres(data_dir).relink()
+        postgres = stand_ins._postgres(local_dir)
 
-    assert data_dir.is_symlink() and data_dir.resolve() == target.resolve()
+        assert postgres.data_dir.is_symlink() and postgres.data_dir.resolve() == elsewhere
+        assert orphans.postmaster(local_dir / "postgres") == (fake.pid, 5999, elsewhere)
+    finally:
+        fake.kill()
+        fake.wait()
 
 
 def _answers(url: str) -> bool:
