@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 
@@ -113,6 +114,21 @@ EXACT = [
         "app: max_replicas (4) must be at least replicas (5) when autoscaling is on.",
     ),
     ("app:\n  replicas: 5\n  max_replicas: 4\n", None),  # without autoscaling: fine
+    ("app:\n  autoscaling: true\n  replicas: 4\n  max_replicas: 4\n", None),
+    (
+        "network:\n  cidr: 10.0.0.1/16\n",
+        "network.cidr: '10.0.0.1/16' is not an IPv4 network in CIDR form (10.0.0.1/16 has host "
+        "bits set) (got '10.0.0.1/16').",
+    ),
+    (
+        "cluster:\n  public_access_cidrs: ['203.0.113.9/24']\n",
+        "cluster.public_access_cidrs: '203.0.113.9/24' is not an IPv4 network in CIDR form "
+        "(203.0.113.9/24 has host bits set) (got ['203.0.113.9/24']).",
+    ),
+    (  # two mistakes: the first one is said
+        "network:\n  az_count: 9\napp:\n  port: 80\n",
+        "network.az_count: Input should be less than or equal to 3 (got 9).",
+    ),
     (
         "region: Ireland\n",
         "region: String should match pattern '^[a-z]{2}(-gov)?-[a-z]+-\\d$' (got 'Ireland').",
@@ -202,13 +218,16 @@ BOUNDS = {
 }
 
 
-def _with(dotted: str, value: int) -> dict:
+def _with(dotted: str, value: int, allowed: bool) -> dict:
+    """This field at `value`; the fields checked with it set so that only it decides (a
+    value refused must be refused by this field's own bound, not a neighbour's)."""
     *sections, name = dotted.split(".")
     section: dict = {name: value}
-    if dotted.startswith("cluster.node_") and dotted != "cluster.node_disk_gib":
-        section = {"node_min_size": value, "node_desired_size": value, "node_max_size": value}
+    node_sizes = ("node_min_size", "node_desired_size", "node_max_size")
+    if allowed and name in node_sizes:
+        section = dict.fromkeys(node_sizes, value)
     if dotted == "database.allocated_storage_gib":
-        section["max_allocated_storage_gib"] = max(value, 20)
+        section["max_allocated_storage_gib"] = min(max(value, 20), 65536)
     if dotted == "database.max_allocated_storage_gib":
         section["allocated_storage_gib"] = 20
     return {sections[0]: section} if sections else section
@@ -221,7 +240,7 @@ def test_every_bound_at_both_ends(tmp_path, dotted):
     if high is not None:
         ends += [(high, None), (high + 1, f"less than or equal to {high}")]
     for value, refusal in ends:
-        text = yaml.safe_dump(_with(dotted, value))
+        text = yaml.safe_dump(_with(dotted, value, allowed=refusal is None))
         if refusal is None:
             settings = _load(tmp_path, text)
             found = settings
@@ -261,3 +280,11 @@ def test_load_names_the_file_from_the_project_and_reads_each_environment_once(
         assert params.load("fine").env == "fine" and params.load("fine").app.replicas == 3
     finally:
         params.load.cache_clear()
+
+
+def test_settings_are_frozen(tmp_path):
+    settings = _load(tmp_path, "")
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        settings.app.replicas = 5
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        settings.region = "us-east-1"
