@@ -11,7 +11,7 @@ import ipaddress
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -325,7 +325,7 @@ def load_file(path: Path, env: str | None = None) -> Settings:
     try:
         return Settings(env=env or path.stem, **data)
     except ValidationError as exc:
-        raise BadInput(f"{where}: {_explain(exc, data)}") from None
+        raise BadInput(f"{where}: {_explain(exc)}") from None
 
 
 def _display(path: Path) -> str:
@@ -335,7 +335,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _explain(exc: ValidationError, data: dict[str, Any]) -> str:
+def _explain(exc: ValidationError) -> str:
     """The first validation error as one sentence: key, problem, what is allowed."""
     error = exc.errors()[0]
     location = [str(part) for part in error["loc"]]
