@@ -2,14 +2,16 @@
 
 `invoke --list` shows them all; `invoke --help TASK` shows a task's flags.
 Every task body is wrapped in `reported`, so a domain error leaves with one clear message
-and its exit code (2 bad input, 1 failed operation), never a traceback.
+and its exit code (2 bad input, 1 failed operation), never a traceback; a mistake on the
+command line itself (an unknown flag, a missing --env) too (infra/commands/program.py).
 """
 
 import sys
 
-from invoke import Collection, task
+from invoke import Collection
 
-from infra.commands.cli import reported
+from infra.commands.cli import exclusive, package_names, reported
+from infra.commands.program import adopt, task
 from infra.stacks.specs import ALL_STACKS
 
 # --- tests -------------------------------------------------------------------------------
@@ -27,6 +29,7 @@ def test(c, args=""):
         "by default every pin the inputs still allow is kept.",
     }
 )
+@reported
 def lock(c, upgrade=""):
     """Regenerate every lock file, with hashes.
 
@@ -37,7 +40,7 @@ def lock(c, upgrade=""):
     from pathlib import Path
 
     compile_ = f"{sys.executable} -m uv pip compile --python-version 3.11 -q --generate-hashes"
-    names = [name.strip() for name in upgrade.split(",") if name.strip()]
+    names = package_names(upgrade)
     if names == ["all"]:
         compile_ += " --upgrade"
     else:
@@ -79,7 +82,8 @@ def run(c, host="127.0.0.1", port=8080):
     help={
         "env": "Write templates/<env>/*.yaml (and templates/shared/) for this environment.",
         "all": "Write the templates of every environment in params/.",
-        "check": "Write nothing; fail naming every committed template that is out of date.",
+        "check": "Write nothing; fail naming every committed template that is out of date "
+        "(every environment: not with --env or --all).",
     }
 )
 @reported
@@ -88,6 +92,7 @@ def synth(c, env=None, all=False, check=False):
     from infra.core.errors import OperationFailed
     from infra.stacks import synth as synthesis
 
+    exclusive(env=env, all=all, check=check)
     if check:
         stale = synthesis.stale()
         if stale:
@@ -108,13 +113,12 @@ def synth(c, env=None, all=False, check=False):
 @reported
 def lint(c, env=None):
     """cfn-lint, checkov, cfripper on the rendered templates; hadolint on the Dockerfile."""
-    from rich.console import Console
-
     from infra.commands import lint as linting
     from infra.core.errors import OperationFailed
+    from infra.orchestration.summary import new_console
     from infra.stacks import synth as synthesis
 
-    console = Console()
+    console = new_console()
 
     def show(check, result):
         mark = "[green]ok[/]" if result.ok else f"[red]{len(result.findings)} finding(s)[/]"
@@ -308,15 +312,20 @@ def local_up(c):
     stand_ins.up(params.load("local"), new_console())
 
 
-@task
+@task(
+    help={
+        "wipe": "Also remove the local state (the database, the emulator's and the pod's "
+        "pid and log files): the next `invoke local.up deploy --env local` starts afresh.",
+    }
+)
 @reported
-def local_down(c):
-    """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data is kept)."""
+def local_down(c, wipe=False):
+    """Stop the local pod, the AWS emulator and the embedded PostgreSQL (data kept; --wipe)."""
     from infra.local import stand_ins
     from infra.orchestration.summary import new_console
     from infra.settings import params
 
-    stand_ins.down(params.load("local"), new_console())
+    stand_ins.down(params.load("local"), new_console(), wipe=wipe)
 
 
 @task
@@ -347,12 +356,11 @@ _K8S_TAG_HELP = "Image tag or sha256 digest to run; default app.image_tag from p
 @reported
 def k8s_render(c, env, image_tag=None, offline=False):
     """Render k8s/ with the environment's params and stack outputs into build/<env>/k8s/."""
-    from rich.console import Console
-
     from infra.orchestration import kube_tasks as kube_commands
+    from infra.orchestration.summary import new_console
 
     paths = kube_commands.render_to_build(
-        env, image_tag=image_tag, offline=offline, console=Console(stderr=True)
+        env, image_tag=image_tag, offline=offline, console=new_console(stderr=True)
     )
     for path in paths:
         print(f"wrote {path.relative_to(kube_commands.ROOT)}")
@@ -367,11 +375,10 @@ def k8s_render(c, env, image_tag=None, offline=False):
 @reported
 def kubeconfig(c, env, path=None):
     """Write a kubeconfig context for the environment's EKS cluster (token made by boto3)."""
-    from rich.console import Console
-
     from infra.orchestration import kube_tasks as kube_commands
+    from infra.orchestration.summary import new_console
 
-    kube_commands.write_kubeconfig(env, path=path, console=Console())
+    kube_commands.write_kubeconfig(env, path=path, console=new_console())
 
 
 @task(
@@ -388,9 +395,8 @@ def kubeconfig(c, env, path=None):
 @reported
 def k8s_apply(c, env, image_tag=None, prune=True, rollback=True, dry_run=False):
     """Apply the manifests to the cluster (the last step of `invoke deploy`), stacks as is."""
-    from rich.console import Console
-
     from infra.orchestration import kube_tasks as kube_commands
+    from infra.orchestration.summary import new_console
 
     kube_commands.apply(
         env,
@@ -398,7 +404,7 @@ def k8s_apply(c, env, image_tag=None, prune=True, rollback=True, dry_run=False):
         prune=prune,
         rollback=rollback,
         dry_run=dry_run,
-        console=Console(),
+        console=new_console(),
     )
 
 
@@ -414,28 +420,26 @@ _IMAGE_HELP = {
 @reported
 def image_build(c, tag, env="prod"):
     """Build the GIF service image with Docker Buildx for the nodes' CPU (linux/amd64|arm64)."""
-    from rich.console import Console
-
     from infra.aws import session as aws
     from infra.orchestration import image
+    from infra.orchestration.summary import new_console
     from infra.settings import params
 
     settings = params.load(env)
-    image.build(aws.Aws(settings), settings, tag, Console())
+    image.build(aws.Aws(settings), settings, tag, new_console())
 
 
 @task(help=_IMAGE_HELP)
 @reported
 def image_push(c, tag, env="prod"):
     """Push an image built by image.build to ECR (login token from boto3); prints its digest."""
-    from rich.console import Console
-
     from infra.aws import session as aws
     from infra.orchestration import image
+    from infra.orchestration.summary import new_console
     from infra.settings import params
 
     settings = params.load(env)
-    image.push(aws.Aws(settings), settings, tag, Console())
+    image.push(aws.Aws(settings), settings, tag, new_console())
 
 
 # --- collections -------------------------------------------------------------------------
@@ -462,6 +466,7 @@ ns = Collection(
     deploy,
     diff,
     status,
+    drift,
     destroy,
     recover,
     bootstrap,
@@ -469,5 +474,6 @@ ns = Collection(
 )
 for sub in (local_ns, k8s_ns, image_ns):
     ns.add_collection(sub)
+adopt()  # the command line's own mistakes: one line, exit 2 (infra/commands/program.py)
 
 __all__ = ["ns", "reported"]

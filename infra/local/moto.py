@@ -57,6 +57,8 @@ class Emulator:
             pid_file=self.state_dir / "moto.pid",
             log_file=self.state_dir / "moto.log",
             marker=MARKER,
+            port=self.port,
+            workdir=ROOT,
         )
 
     def pid(self) -> int | None:
@@ -74,7 +76,9 @@ class Emulator:
 
     def start(self) -> bool:
         """Start the emulator unless it already runs; True when this call started it."""
-        if self.pid() is not None:
+        pid = self.pid()
+        if pid is not None:
+            self.process.adopt(pid)  # its pid file may have gone with .local/
             self.process.wait_until(self.answers, START_TIMEOUT_S)
             return False
         if port_open(self.host, self.port):

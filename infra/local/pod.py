@@ -9,6 +9,7 @@ nothing (same app code, same settings) leaves the running pod alone.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,8 @@ class Pod:
             pid_file=self.state_dir / "app.pid",
             log_file=self.state_dir / "app.log",
             marker=MARKER,
+            port=self.port,
+            workdir=ROOT,
         )
 
     @property
@@ -74,11 +77,32 @@ class Pod:
 
     def ready(self) -> bool:
         """The readiness probe: GET /gif answers 200 (which proves the database path)."""
+        return self.not_ready() is None
+
+    def not_ready(self) -> str | None:
+        """Why the readiness probe fails (the app's own reason for a 503), None when it passes."""
         try:
             with urllib.request.urlopen(f"{self.url}/gif", timeout=PROBE_TIMEOUT_S) as reply:
-                return reply.status == 200
+                return None if reply.status == 200 else f"GET /gif answered {reply.status}"
+        except urllib.error.HTTPError as error:
+            try:
+                return str(json.loads(error.read())["error"])
+            except (ValueError, KeyError, TypeError):
+                return f"GET /gif answered {error.code}"
         except (urllib.error.URLError, OSError):
-            return False
+            return "not answering"
+
+    def require_port(self) -> None:
+        """BadInput when another program listens on the pod's ports (our own pod may)."""
+        if self.pid() is not None:
+            return
+        for port, key in ((self.port, "app.port"), (self.metrics_port, "app.metrics_port")):
+            if port_open(self.host, port):
+                raise BadInput(
+                    f"port {port} on {self.host} is taken by another program, so the local "
+                    f"pod can't serve there. Stop that program, or set {key} in "
+                    "params/local.yaml."
+                )
 
     def stop(self) -> bool:
         stopped = self.process.stop()
@@ -100,6 +124,8 @@ def deploy(
     env = _pod_env(settings, pod, database_url)
     fingerprint = _fingerprint(env)
     running = pod.pid()
+    if running:
+        pod.process.adopt(running)  # its pid file may have been garbage
     if running and _recorded(pod) == fingerprint and pod.ready():
         console.print(f"[bold]local pod[/] unchanged, still serving at {pod.url} (pid {running})")
         return PodResult(pod.url, "unchanged", running)
@@ -112,12 +138,7 @@ def deploy(
         console.print(f"[bold]local pod[/] app or settings changed: stopping pid {running}")
         pod.stop()
     else:
-        for port, key in ((pod.port, "app.port"), (pod.metrics_port, "app.metrics_port")):
-            if port_open(pod.host, port):
-                raise BadInput(
-                    f"port {port} on {pod.host} is taken by another program, so the local pod "
-                    f"can't serve there. Stop that program, or set {key} in params/local.yaml."
-                )
+        pod.require_port()
     for step in ("migrate", "seed"):
         _run_job_step(step, env, pod, console)
 

@@ -187,7 +187,8 @@ class LocalPostgres:
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# gifstack (infra/local/postgres.py)\n" + "\n".join(settings) + "\n")
-        self._save_state(password=password)
+        # asked_for: which checkout's data this is, also when it lives elsewhere (relocated)
+        self._save_state(password=password, asked_for=str(self.data_dir))
 
     def _relocate(self) -> None:
         """Root's home (mode 0700) is out of the server user's reach: keep the cluster under

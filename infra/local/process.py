@@ -2,13 +2,14 @@
 
 A pid file alone can lie (the process died, the pid was reused), so a process counts as
 ours only while it is alive and its command line still contains the marker we started
-it with.
+it with. Without a usable pid file (deleted with `.local/`, or garbage), a process given a
+`port` and `workdir` is still found: the one listening on that port with our marker in its
+command line and this checkout as its working directory (infra/local/orphans.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.core.errors import OperationFailed
+from infra.local import orphans
 
 
 @dataclass(frozen=True)
@@ -28,16 +30,33 @@ class Background:
     pid_file: Path
     log_file: Path
     marker: str  # a string its command line contains, e.g. "infra.local.moto"
+    port: int | None = None  # where it listens: found there when its pid file is no help
+    workdir: Path | None = None  # ... and only when it runs from here (this checkout)
 
     def pid(self) -> int | None:
         """The pid of the running process, or None (a stale pid file is removed)."""
         try:
             pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        if _alive(pid) and self.marker in _cmdline(pid):
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and orphans.alive(pid) and self.marker in orphans.command_line(pid):
             return pid
-        self.pid_file.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.pid_file.unlink(missing_ok=True)
+        return self.orphan()
+
+    def adopt(self, pid: int) -> None:
+        """Record `pid` (found by orphan()) in the pid file again."""
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(f"{pid}\n")
+
+    def orphan(self) -> int | None:
+        """Our process listening on `port` from `workdir`, whatever its pid file says."""
+        if self.port is None or self.workdir is None:
+            return None
+        pid = orphans.listener(self.port)
+        if pid is not None and orphans.ours(pid, self.marker, self.workdir):
+            return pid
         return None
 
     def start(
@@ -84,7 +103,7 @@ class Background:
                 )
             time.sleep(0.05)
         if started is not None:
-            _signal_group(started.pid, signal.SIGKILL)
+            orphans.stop(started.pid, signal.SIGKILL)
             started.wait()
             self.pid_file.unlink(missing_ok=True)
         raise OperationFailed(
@@ -97,13 +116,9 @@ class Background:
         pid = self.pid()
         if pid is None:
             return False
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
+        orphans.stop(pid, signal.SIGTERM, timeout_s)
+        with contextlib.suppress(OSError):
+            self.pid_file.unlink(missing_ok=True)
         return True
 
     def log_tail(self, lines: int = 15) -> str:
@@ -120,40 +135,3 @@ def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
             return True
     except OSError:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not running.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return ""  # Linux: the process is gone
-    except OSError:
-        return ""
-    # No /proc (macOS): ask ps.
-    ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
-    return ps.stdout
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    """Signal the process's whole group (it leads its own session), so children go too."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)

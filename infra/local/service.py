@@ -7,6 +7,7 @@ first, as the migration Job does on Kubernetes, then `python -m app serve` until
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -60,15 +61,30 @@ def run(host: str, port: int, say: Callable[[str], None] = print) -> int:
 
 
 def _check_port(host: str, port: int) -> None:
+    """Bad input, said as such, before anything starts: the port's range, the host's
+    address, then whether that address and port can be listened on."""
+    where = f"cannot serve on {host}:{port}"
+    if not 1 <= port <= 65535:
+        raise BadInput(f"{where}: --port must be between 1 and 65535")
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BadInput(
+            f"{where}: --host {host!r} is not an address ({getattr(exc, 'strerror', exc)}); "
+            "pass an address of this machine, e.g. 127.0.0.1 (this machine only)"
+        ) from None
+    try:
         with socket.socket(family) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as exc:
-        raise BadInput(
-            f"cannot serve on {host}:{port} ({exc.strerror or exc}); pass another --port"
-        ) from None
+        fix = {
+            errno.EADDRINUSE: "the port is taken by another program; pass another --port",
+            errno.EADDRNOTAVAIL: f"--host {host} is not an address of this machine; pass one "
+            "that is, e.g. 127.0.0.1",
+            errno.EACCES: "ports below 1024 need privileges; pass --port 1024 or above",
+        }.get(exc.errno, f"{exc.strerror or exc}; pass another --host or --port")
+        raise BadInput(f"{where}: {fix}") from None
 
 
 def _last_message(stdout: str) -> str:

@@ -57,7 +57,7 @@ def run(
     frame = Frame.open(env, console, seams, yes=yes, dry_run=dry_run, allow_replace=allow_replace)
     target = frame.target
     selected = stack_run.select_stacks(only, specs.ENV_STACKS, env)
-    skipped = target.prepare_deploy(selected)
+    skipped = target.prepare_deploy(selected, image_tag)
     if not target.asks_before_change_sets:
         frame.options = stack_run.replace_yes(frame.options)
     identity = frame.identity()

@@ -30,8 +30,8 @@ def run(
     skipped = frame.target.connect(all_keys)
     identity = frame.identity()
     keys = [key for key in all_keys if key not in skipped]
-    protected = naming.DATABASE in keys and settings.database.deletion_protection
-    if protected and frame.existing_outputs(naming.DATABASE) is not None:
+    database = naming.DATABASE in keys and frame.existing_outputs(naming.DATABASE) is not None
+    if database and settings.database.deletion_protection:
         raise BadInput(
             f"the database of env {env} has deletion protection (database."
             f"deletion_protection in params/{env}.yaml), so CloudFormation can't delete "
@@ -42,7 +42,7 @@ def run(
     policy = wiring.deletion_policy(
         wiring.template_dict(templates[naming.DATABASE]), specs.DB_INSTANCE_TYPE
     )
-    if naming.DATABASE in keys and policy == "Snapshot":
+    if database and policy == "Snapshot":  # no snapshot of a database already gone
         instance = naming.db_instance_id(settings.project, env)
         console.print(
             f"The database {instance} leaves a final snapshot (DeletionPolicy: Snapshot): RDS "

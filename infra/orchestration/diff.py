@@ -42,10 +42,8 @@ def run(
             frame.console.print(f"{name}: would be created after the stacks it needs exist")
             counts[key] = None
             continue
-        changes = frame.engine().diff(request)
-        counts[key] = len(changes)
-        plural = "s" if len(changes) != 1 else ""
-        frame.console.print(f"{name}: {len(changes) or 'no'} change{plural}")
+        # The engine prints the stack's change set (or that it is unchanged): once.
+        counts[key] = len(frame.engine().diff(request))
         found = frame.existing_outputs(key)
         if found is not None:
             outputs[key] = found

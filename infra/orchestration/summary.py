@@ -27,10 +27,19 @@ STYLES = {
 }
 
 
-def new_console() -> Console:
+# Without a terminal (CI logs, pipes) rich would assume 80 columns and cut table cells short;
+# there a line is as wide as it needs (up to this), so URLs and paths stay whole.
+WIDTH_WITHOUT_TERMINAL = 500
+
+
+def new_console(*, stderr: bool = False) -> Console:
     """The console every command prints to. No emoji codes: AWS values contain things like
-    `:secret:` (a Secrets Manager ARN) that rich would otherwise turn into pictures."""
-    return Console(emoji=False)
+    `:secret:` (a Secrets Manager ARN) that rich would otherwise turn into pictures. Without
+    a terminal, and unless COLUMNS says otherwise, wide enough to cut nothing."""
+    console = Console(emoji=False, stderr=stderr)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = WIDTH_WITHOUT_TERMINAL
+    return console
 
 
 def print_table(console: Console, title: str, results: Sequence[StackResult]) -> None:

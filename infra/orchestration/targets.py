@@ -13,6 +13,7 @@ from rich.console import Console
 
 from infra.core import naming
 from infra.core.errors import BadInput
+from infra.settings import image_tag as image_tag_rule
 from infra.settings.params import Settings
 from infra.stacks import specs
 
@@ -26,8 +27,9 @@ class WorkloadTarget(Protocol):
     asks_before_change_sets: bool
     checks_drift: bool
 
-    def prepare_deploy(self, keys: Iterable[str]) -> dict[str, str]:
-        """Before a deploy: check what must run; the stacks to skip (key -> why)."""
+    def prepare_deploy(self, keys: Iterable[str], image_tag: str | None) -> dict[str, str]:
+        """Before a deploy, before any stack: check what must run and the flags that depend
+        on the target; the stacks to skip (key -> why)."""
 
     def connect(self, keys: Iterable[str]) -> dict[str, str]:
         """Before a read-only or teardown command: the stacks to skip (key -> why)."""
@@ -71,7 +73,7 @@ class EksTarget:
         self.settings = settings
         self.console = console
 
-    def prepare_deploy(self, keys: Iterable[str]) -> dict[str, str]:
+    def prepare_deploy(self, keys: Iterable[str], image_tag: str | None) -> dict[str, str]:
         return {}
 
     def connect(self, keys: Iterable[str]) -> dict[str, str]:
@@ -121,11 +123,17 @@ class LocalTarget:
         self._dir = {} if local_dir is None else {"local_dir": local_dir}
         self._database_url: str | None = None
 
-    def prepare_deploy(self, keys: Iterable[str]) -> dict[str, str]:
+    def prepare_deploy(self, keys: Iterable[str], image_tag: str | None) -> dict[str, str]:
         from infra.local import stack_gaps, stand_ins
 
+        image_tag_rule.unused(
+            self.settings, image_tag, "the local pod runs the app from this checkout, not an image"
+        )
         stack_gaps.use_emulator_credentials()
         self._database_url = stand_ins.require_up(self.settings, **self._dir)
+        keys = list(keys)
+        if naming.WORKLOAD in keys:
+            self._pod().require_port()  # before any stack, not after them all
         return specs.not_emulated(keys)
 
     def connect(self, keys: Iterable[str]) -> dict[str, str]:
@@ -174,7 +182,7 @@ class LocalTarget:
     def _pod(self):
         from infra.local.pod import Pod
 
-        return Pod.for_settings(self.settings)
+        return Pod.for_settings(self.settings, **self._dir)
 
 
 def workload_outputs(

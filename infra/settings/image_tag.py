@@ -49,3 +49,13 @@ def resolve(settings: Settings, image_tag: str | None) -> str:
             f"params/{settings.env}.yaml."
         )
     return check(tag)
+
+
+def unused(settings: Settings, image_tag: str | None, why: str) -> None:
+    """BadInput when --image-tag is given where no image runs (`why`: what runs instead);
+    any value, valid or not, even empty: a flag that would change nothing is a mistake."""
+    if image_tag is not None:
+        raise BadInput(
+            f"--image-tag does not apply to --env {settings.env}: {why}. Drop --image-tag "
+            f"(got {image_tag!r})."
+        )

@@ -7,291 +7,31 @@ Every problem becomes one `BadInput` naming the file, the key and what is allowe
 from __future__ import annotations
 
 import difflib
-import ipaddress
+import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
-from infra.settings import catalog, placeholders
-
-PARAMS_DIR = ROOT / "params"
-
-# The values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
+from infra.settings import catalog, params_file
+from infra.settings.sections import (
+    AppSettings,
+    CiSettings,
+    ClusterSettings,
+    DatabaseSettings,
+    DeploySettings,
+    NetworkSettings,
+    _Section,
 )
 
-
-def _retention(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
-    return value
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NetworkSettings(_Section):
-    cidr: str = Field("10.0.0.0/16", description="VPC CIDR block (a /16 to /24 IPv4 network).")
-    az_count: int = Field(2, ge=2, le=3, description="Availability zones to spread subnets over.")
-    nat_mode: Literal["single", "per_az"] = Field(
-        "single", description="One NAT gateway (cheap) or one per AZ (no cross-AZ dependency)."
-    )
-    flow_log_retention_days: int = Field(30, description="CloudWatch retention of VPC flow logs.")
-    interface_endpoints: bool = Field(
-        False,
-        description="Interface VPC endpoints for Secrets Manager and STS in the private subnets "
-        "(the migration's HTTPS egress then stays in the VPC); billed per endpoint per AZ-hour.",
-    )
-
-    @field_validator("cidr")
-    @classmethod
-    def _cidr(cls, value: str) -> str:
-        try:
-            network = ipaddress.IPv4Network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
-        if not 16 <= network.prefixlen <= 24:
-            raise ValueError(f"{value!r} must be between a /16 and a /24")
-        return value
-
-    _flow_log_retention = field_validator("flow_log_retention_days")(_retention)
-
-
-class DatabaseSettings(_Section):
-    engine_version: str = Field("17.6", description="RDS for PostgreSQL engine version.")
-    instance_class: str = Field("db.t4g.micro", description="RDS DB instance class.")
-    allocated_storage_gib: int = Field(20, ge=20, le=65536)
-    max_allocated_storage_gib: int = Field(100, ge=20, le=65536)
-    backup_retention_days: int = Field(7, ge=1, le=35)
-    multi_az: bool = False
-    deletion_protection: bool = False
-    name: str = Field("gif", pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Database name.")
-    master_username: str = Field("gifadmin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
-    app_username: str = Field(
-        "gif_app",
-        pattern=r"^[a-z][a-z0-9_]{0,62}$",
-        description="The app's own database user (IAM authentication).",
-    )
-    port: int = Field(5432, ge=1150, le=65535)
-    log_retention_days: int = Field(30, description="CloudWatch retention of exported DB logs.")
-
-    _log_retention = field_validator("log_retention_days")(_retention)
-
-    @field_validator("engine_version")
-    @classmethod
-    def _engine_version(cls, value: str) -> str:
-        offered = catalog.postgres_versions()
-        if value not in offered:
-            raise ValueError(
-                f"{value!r} is not a current RDS for PostgreSQL 16.x/17.x version "
-                f"(deprecated or unknown); use one of {', '.join(offered)}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _storage(self) -> DatabaseSettings:
-        if self.max_allocated_storage_gib < self.allocated_storage_gib:
-            raise ValueError(
-                f"max_allocated_storage_gib ({self.max_allocated_storage_gib}) must be at least "
-                f"allocated_storage_gib ({self.allocated_storage_gib}); raise it or lower the "
-                "storage"
-            )
-        return self
-
-
-class ClusterSettings(_Section):
-    kubernetes_version: str = Field("1.35", description="EKS Kubernetes version.")
-    support_type: Literal["STANDARD", "EXTENDED"] = Field(
-        "STANDARD",
-        description="The cluster's UpgradePolicy: STANDARD upgrades it when its version leaves "
-        "standard support; EXTENDED keeps it there, billed as extended support.",
-    )
-    public_access_cidrs: list[str] = Field(
-        default_factory=list,
-        description="CIDRs allowed to reach the public API endpoint; empty = private only.",
-    )
-    node_instance_types: list[str] = Field(default_factory=lambda: ["t3.medium"], min_length=1)
-    node_architecture: Literal["x86_64", "arm64"] = "x86_64"
-    node_min_size: int = Field(2, ge=1, le=100)
-    node_desired_size: int = Field(2, ge=1, le=100)
-    node_max_size: int = Field(4, ge=1, le=100)
-    node_disk_gib: int = Field(20, ge=20, le=1000)
-    log_retention_days: int = 30
-
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _cidrs(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                ipaddress.IPv4Network(value, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
-            placeholders.check_cidr(value)
-            if ipaddress.IPv4Network(value).prefixlen == 0:
-                raise ValueError(
-                    f"{value!r} opens the API endpoint to the whole internet; list your "
-                    "office/VPN ranges instead (or none for a private-only endpoint)"
-                )
-        return values
-
-    @field_validator("kubernetes_version")
-    @classmethod
-    def _kubernetes_version(cls, value: str) -> str:
-        if value not in catalog.eks_versions():
-            offered = ", ".join(catalog.eks_versions())
-            raise ValueError(
-                f"{value!r} is not a Kubernetes version EKS offers; use one of {offered}"
-            )
-        return value
-
-    _log_retention = field_validator("log_retention_days")(_retention)
-
-    @model_validator(mode="after")
-    def _standard_support(self) -> ClusterSettings:
-        # EKS bills extended support once a version leaves standard support, unless the
-        # cluster's UpgradePolicy is STANDARD (docs.aws.amazon.com/eks/latest/userguide/
-        # view-upgrade-policy.html): only standard versions, unless the params opt in.
-        if (
-            self.support_type == "STANDARD"
-            and catalog.eks_support(self.kubernetes_version) != "standard"
-        ):
-            standard = ", ".join(catalog.eks_standard_versions())
-            raise ValueError(
-                f"cluster.kubernetes_version {self.kubernetes_version!r} is past EKS standard "
-                f"support (extended support is billed per cluster hour); use one of {standard}, "
-                "or opt in with cluster.support_type: EXTENDED"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _node_sizes(self) -> ClusterSettings:
-        if not self.node_min_size <= self.node_desired_size <= self.node_max_size:
-            raise ValueError(
-                "node sizes must satisfy node_min_size <= node_desired_size <= node_max_size "
-                f"(got {self.node_min_size} <= {self.node_desired_size} <= {self.node_max_size})"
-            )
-        return self
-
-
-class AppSettings(_Section):
-    replicas: int = Field(2, ge=1, le=100)
-    port: int = Field(8080, ge=1024, le=65535)
-    cpu_request: str = "100m"
-    cpu_limit: str = "500m"
-    memory_request: str = "128Mi"
-    memory_limit: str = "256Mi"
-    image_repository: str = Field("gif-service", description="ECR repository name.")
-    image_tag: str | None = Field(None, description="Default image tag; --image-tag overrides.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    db_sslmode: Literal["disable", "require", "verify-full"] = "verify-full"
-    autoscaling: bool = False
-    max_replicas: int = Field(6, ge=1, le=100)
-    metrics_port: int = Field(9090, ge=1024, le=65535, description="GET /metrics; no Service.")
-    # Who may scrape /metrics (NetworkPolicy): pods of this namespace, with these labels if any.
-    metrics_scraper_namespace: str | None = Field(
-        None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-    )
-    metrics_scraper_pod_labels: dict[str, str] = Field(default_factory=dict)
-    tls_certificate_arn: str = Field(
-        "",
-        pattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36})?$",
-        description="ACM certificate: TLS on 443 at the load balancer; empty = plain HTTP on 80.",
-    )
-    allow_plain_http: bool = Field(
-        False, description="prod only: accept a public endpoint without TLS (no certificate)."
-    )
-
-    @model_validator(mode="after")
-    def _metrics(self) -> AppSettings:
-        if self.metrics_port == self.port:
-            raise ValueError(
-                f"metrics_port ({self.metrics_port}) must differ from port: /metrics has a port "
-                "of its own, which the load balancer never exposes"
-            )
-        if self.metrics_scraper_pod_labels and not self.metrics_scraper_namespace:
-            raise ValueError(
-                "metrics_scraper_pod_labels needs metrics_scraper_namespace (the namespace the "
-                "scraper runs in)"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _replicas(self) -> AppSettings:
-        if self.autoscaling and self.max_replicas < self.replicas:
-            raise ValueError(
-                f"max_replicas ({self.max_replicas}) must be at least replicas ({self.replicas}) "
-                "when autoscaling is on"
-            )
-        return self
-
-
-class DeploySettings(_Section):
-    stack_timeout_minutes: dict[str, int] = Field(
-        default_factory=dict,
-        description="How long to wait for a stack before giving up, where it should differ "
-        "from the stack's default (infra/stacks/specs.py).",
-    )
-    termination_protection: bool = False
-    rollout_timeout_seconds: int = Field(600, ge=30)
-
-
-class CiSettings(_Section):
-    github_repository: str = Field(
-        "",
-        pattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
-        description="owner/name of the repository whose workflows may deploy; empty = unset "
-        "(`invoke bootstrap` refuses it: the deploy role would trust nobody's repository).",
-    )
-    default_branch: str = "master"
-    environment: str = "production"
-
-    @field_validator("github_repository")
-    @classmethod
-    def _not_a_placeholder(cls, value: str) -> str:
-        placeholders.check_repository(value)
-        return value
-
-    existing_oidc_provider_arn: str = Field(
-        "",
-        pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com)?$",
-        description="The account's GitHub OIDC provider if it has one; empty = gif-ci creates it.",
-    )
+PARAMS_DIR = ROOT / "params"
 
 
 class Settings(_Section):
@@ -304,12 +44,12 @@ class Settings(_Section):
     aws_endpoint_url: str | None = Field(
         None, description="An AWS-compatible endpoint (the local emulator); None = real AWS."
     )
-    network: NetworkSettings = NetworkSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    cluster: ClusterSettings = ClusterSettings()
-    app: AppSettings = AppSettings()
-    deploy: DeploySettings = DeploySettings()
-    ci: CiSettings = CiSettings()
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    ci: CiSettings = Field(default_factory=CiSettings)
     registry_keep_images: int = Field(30, ge=1, le=1000)
 
     @model_validator(mode="after")
@@ -357,23 +97,24 @@ def environments() -> list[str]:
 @cache
 def load(env: str) -> Settings:
     """The validated settings of one environment; raises BadInput with one clear message."""
-    path = PARAMS_DIR / f"{env}.yaml"
-    if not path.is_file():
-        known = ", ".join(environments()) or "none"
-        raise BadInput(
-            f"unknown environment {env!r}: there is no params/{env}.yaml. "
-            f"Environments that exist: {known}."
+    known = environments()
+    if env not in known:
+        problem = (
+            f"there is no params/{env}.yaml"
+            if re.fullmatch(r"[\w-]+", env)
+            else "an environment is the name of a file in params/ without .yaml"
         )
-    return load_file(path, env)
+        raise BadInput(
+            f"unknown environment {env!r}: {problem}. "
+            f"Environments that exist: {', '.join(known) or 'none'}."
+        )
+    return load_file(PARAMS_DIR / f"{env}.yaml", env)
 
 
 def load_file(path: Path, env: str | None = None) -> Settings:
     """Validate one params file (the environment name defaults to the file's stem)."""
     where = _display(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
+    data = params_file.read(path, where) or {}
     if not isinstance(data, dict):
         raise BadInput(f"{where}: expected a mapping of settings at the top level.")
     if "env" in data:
@@ -381,15 +122,7 @@ def load_file(path: Path, env: str | None = None) -> Settings:
     try:
         return Settings(env=env or path.stem, **data)
     except ValidationError as exc:
-        raise BadInput(f"{where}: {_explain(exc, data)}") from None
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line: what the parser expected, and where."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    return f"{problem}{where}; fix the YAML syntax there"
+        raise BadInput(f"{where}: {_explain(exc)}") from None
 
 
 def _display(path: Path) -> str:
@@ -399,7 +132,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _explain(exc: ValidationError, data: dict[str, Any]) -> str:
+def _explain(exc: ValidationError) -> str:
     """The first validation error as one sentence: key, problem, what is allowed."""
     error = exc.errors()[0]
     location = [str(part) for part in error["loc"]]

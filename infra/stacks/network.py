@@ -29,7 +29,8 @@ from troposphere.iam import Policy
 
 from infra.core import naming
 from infra.core.naming import Outputs
-from infra.settings.params import LOG_RETENTION_DAYS, Settings
+from infra.settings.params import Settings
+from infra.settings.sections import LOG_RETENTION_DAYS
 from infra.stacks.common import (
     StackTemplate,
     add_kms_key,

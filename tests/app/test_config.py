@@ -9,6 +9,7 @@ import pytest
 from app.config import (
     RDS_CA_BUNDLE,
     HttpLimits,
+    ServerConfig,
     load_database,
     load_log_level,
     load_server,
@@ -160,7 +161,8 @@ def test_password_is_not_in_the_repr():
 
 
 def test_server_settings():
-    assert load_server({}) == load_server({"HOST": "127.0.0.1", "PORT": "8080"})
+    assert load_server({}) == ServerConfig(host="127.0.0.1", port=8080)
+    assert load_server({"HOST": "::1", "PORT": "9000"}) == ServerConfig(host="::1", port=9000)
     assert load_server({"HOST": "0.0.0.0", "PORT": "9000"}, port=0).port == 0
     assert load_server({"HOST": "0.0.0.0"}, host="::1").host == "::1"
     with pytest.raises(ConfigError, match="PORT must be between 0 and 65535"):

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from infra.core.errors import BadInput, OperationFailed
 from infra.local import pod as local_pod
-from infra.local.process import _alive
+from infra.local.orphans import alive as _alive
 from infra.settings import params
 from tests.support.local_sandbox import free_port
 

@@ -3,6 +3,8 @@ foreground, and a clean stop on Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import signal
@@ -45,6 +47,7 @@ def test_runs_on_the_embedded_database_and_stops_cleanly_on_ctrl_c():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own group: the cleanup below reaches `app serve` too
     )
     try:
         deadline = time.monotonic() + 60
@@ -65,8 +68,9 @@ def test_runs_on_the_embedded_database_and_stops_cleanly_on_ctrl_c():
         assert re.search(r'"msg":"stopped"', output)
         assert LocalPostgres(data).is_running(), "the database stays up for the next run"
     finally:
-        if process.poll() is None:
-            process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # `invoke run` and the server it started
+        process.wait()
         LocalPostgres(data).stop()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -79,6 +83,37 @@ def test_a_busy_port_is_bad_input_before_anything_starts(monkeypatch, tmp_path):
         port = taken.getsockname()[1]
         with pytest.raises(BadInput, match=f"cannot serve on 127.0.0.1:{port}"):
             service.run("127.0.0.1", port, say=lambda _: None)
+    assert not (tmp_path / "postgres").exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 70000, "cannot serve on 127.0.0.1:70000: --port must be between 1 and 65535"),
+        ("127.0.0.1", -1, "cannot serve on 127.0.0.1:-1: --port must be between 1 and 65535"),
+        ("127.0.0.1", 0, "cannot serve on 127.0.0.1:0: --port must be between 1 and 65535"),
+        (
+            "999.1.1.1",
+            8080,
+            "cannot serve on 999.1.1.1:8080: --host '999.1.1.1' is not an address (Name or "
+            "service not known); pass an address of this machine, e.g. 127.0.0.1 (this machine "
+            "only)",
+        ),
+        (
+            "192.0.2.1",  # TEST-NET-1: never an address of this machine
+            8080,
+            "cannot serve on 192.0.2.1:8080: --host 192.0.2.1 is not an address of this "
+            "machine; pass one that is, e.g. 127.0.0.1",
+        ),
+    ],
+)
+def test_a_bad_host_or_port_is_bad_input_naming_the_flag(
+    monkeypatch, tmp_path, host, port, expected
+):
+    monkeypatch.setattr(service, "DATA_DIR", tmp_path / "postgres")
+    with pytest.raises(BadInput) as caught:
+        service.run(host, port, say=lambda _: None)
+    assert caught.value.message == expected
     assert not (tmp_path / "postgres").exists()
 
 

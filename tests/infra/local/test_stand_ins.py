@@ -10,6 +10,7 @@ from rich.console import Console
 
 from infra.core.errors import BadInput
 from infra.local import stand_ins
+from infra.orchestration import summary
 from infra.settings import params
 from tests.support.local_sandbox import free_port
 
@@ -55,3 +56,19 @@ def test_connection_urls_are_shown_without_their_password():
 
     assert shown == "postgresql://postgres:***@127.0.0.1:5432/gif"
     assert stand_ins.redact("postgresql://127.0.0.1/gif") == "postgresql://127.0.0.1/gif"
+
+
+def test_status_keeps_whole_paths_without_a_terminal_and_wraps_them_on_a_narrow_one(
+    settings, tmp_path, monkeypatch, capsys
+):
+    local_dir = tmp_path / ("a-rather-long-folder-name-" * 4) / ".local"
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    stand_ins.status(settings, summary.new_console(), local_dir=local_dir)
+
+    out = capsys.readouterr().out
+    assert str(local_dir / "pod" / "app.log") in out
+    assert str(local_dir / "moto" / "moto.log") in out
+    narrow = Console(file=io.StringIO(), width=80, emoji=False)
+    stand_ins.status(settings, narrow, local_dir=local_dir)
+    assert "…" not in narrow.file.getvalue()

@@ -56,3 +56,24 @@ def test_the_job_summary_is_appended_only_in_github_actions(tmp_path, monkeypatc
 
     assert summary.write_step_summary("### deploy") == target
     assert target.read_text() == "before\n### deploy\n"
+
+
+def test_without_a_terminal_urls_and_paths_are_never_cut(monkeypatch, capsys):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    console = summary.new_console()  # pytest captures stdout: no terminal
+    url = "http://127.0.0.1:8080/" + "gifs/" * 30 + "end"
+    assert not console.is_terminal
+
+    summary.print_table(
+        console, "deploy", [StackResult("n", "gif-dev-network", "failed", {}, 1.0, message=url)]
+    )
+    console.print(f"app: {url}")
+
+    out = capsys.readouterr().out
+    assert out.count(url) == 2, out
+
+
+def test_columns_still_says_how_wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+
+    assert summary.new_console().width == 100

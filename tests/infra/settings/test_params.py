@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from infra.core.errors import BadInput
-from infra.settings import catalog, params, placeholders
+from infra.settings import catalog, params, placeholders, sections
+from infra.stacks import specs
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -122,6 +123,103 @@ def test_bad_input_gets_one_clear_message(tmp_path, text, expected):
     assert "Traceback" not in text_of_error and "\n" not in text_of_error.strip()
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "app:\n  replicas: 3\nnetwork:\n  az_count: 3\napp:\n  port: 9000\n",
+            "staging.yaml: key 'app' is given twice (lines 1 and 5); YAML would keep only the "
+            "second. Merge them into one.",
+        ),
+        (
+            "database:\n  multi_az: true\n  backup_retention_days: 9\n  multi_az: false\n",
+            "staging.yaml: key 'database.multi_az' is given twice (lines 2 and 4); YAML would "
+            "keep only the second. Merge them into one.",
+        ),
+        (
+            "cluster:\n  public_access_cidrs:\n    - {a: 1, a: 2}\n",
+            "staging.yaml: key 'cluster.public_access_cidrs.0.a' is given twice (lines 3 and 3)",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path, text, expected):
+    shown = message(tmp_path, text).removeprefix(f"{tmp_path}/")
+    assert shown.startswith(expected)
+
+
+def test_a_merge_key_may_be_overridden_by_a_key_of_its_own(tmp_path):
+    text = "app:\n  <<: {port: 9000, replicas: 3}\n  port: 9100\n"
+    assert load_text(tmp_path, text).app.port == 9100
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_the_byte(tmp_path):
+    path = tmp_path / "staging.yaml"
+    path.write_bytes(b"app:\n  replicas: 2\n  log_level: d\xe9bug\n")
+
+    with pytest.raises(BadInput) as caught:
+        params.load_file(path)
+
+    assert caught.value.message == (
+        f"{path}: not UTF-8 text: byte 0xe9 at line 3, column 15; save the file as UTF-8"
+    )
+
+
+def test_an_empty_file_or_document_is_all_defaults(tmp_path):
+    assert load_text(tmp_path, "") == load_text(tmp_path, "# nothing\n")
+    assert load_text(tmp_path, "---\n...\n").app.replicas == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("app:\n  replicas: true\n", "app.replicas: Input should be a valid integer (got True)."),
+        (
+            "network:\n  az_count: 2.0\n",
+            "network.az_count: Input should be a valid integer (got 2.0).",
+        ),
+        (
+            "network:\n  az_count: '2'\n",
+            "network.az_count: Input should be a valid integer (got '2').",
+        ),
+        (
+            "database:\n  multi_az: 'true'\n",
+            "database.multi_az: Input should be a valid boolean (got 'true').",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {network: -1}\n",
+            "deploy.stack_timeout_minutes.network: Input should be greater than 0 (got -1).",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {database: 0}\n",
+            "deploy.stack_timeout_minutes.database: Input should be greater than 0 (got 0).",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {cluster: true}\n",
+            "deploy.stack_timeout_minutes.cluster: Input should be a valid integer (got True).",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {netwrok: 30}\n",
+            "deploy.stack_timeout_minutes: unknown stack 'netwrok'. Did you mean 'network'? "
+            "Stacks: network, database, cluster, workload, registry, ci.",
+        ),
+        (
+            "deploy:\n  stack_timeout_minutes: {vpc: 30}\n",
+            "deploy.stack_timeout_minutes: unknown stack 'vpc'. "
+            "Stacks: network, database, cluster, workload, registry, ci.",
+        ),
+    ],
+)
+def test_types_are_strict_and_timeouts_positive_for_existing_stacks(tmp_path, text, expected):
+    assert message(tmp_path, text) == f"{tmp_path / 'staging.yaml'}: {expected}"
+
+
+def test_timeouts_may_name_every_stack_there_is():
+    assert set(sections.STACK_KEYS) == set(specs.ALL_STACKS)
+    minutes = {key: index + 1 for index, key in enumerate(sections.STACK_KEYS)}
+    deploy = params.DeploySettings(stack_timeout_minutes=minutes)
+    assert deploy.stack_timeout_minutes == minutes
+
+
 def test_unknown_environment_lists_the_ones_that_exist():
     with pytest.raises(BadInput) as caught:
         params.load("staging")
@@ -141,6 +239,7 @@ def project_copy(tmp_path_factory) -> Path:
     (root / "params" / "broken.yaml").write_text(
         "database:\n  instance_class: db.t4g.micr\nnetwrk: {}\n"
     )
+    (root / "params" / "latin1.yaml").write_bytes(b"# caf\xe9\napp:\n  replicas: 2\n")
     return root
 
 
@@ -149,6 +248,7 @@ def project_copy(tmp_path_factory) -> Path:
     [
         ("staging", "unknown environment 'staging'"),
         ("broken", "params/broken.yaml: unknown key 'netwrk'. Did you mean 'network'?"),
+        ("latin1", "params/latin1.yaml: not UTF-8 text: byte 0xe9 at line 1, column 6"),
     ],
 )
 def test_invoke_exits_2_with_the_message_and_no_traceback(project_copy, env, expected):

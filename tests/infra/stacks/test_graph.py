@@ -6,6 +6,7 @@ running at once), not with sleeps and timings.
 
 import _thread
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -83,7 +84,26 @@ def test_independent_stacks_run_at_the_same_time_and_dependents_wait():
     assert log.index("end network") < log.index("start database")
     assert log.index("end network") < log.index("start cluster")
     assert log.index("start workload") > max(log.index("end database"), log.index("end cluster"))
-    assert all(outcome.duration_s >= 0 for outcome in result.outcomes.values())
+
+
+def test_each_stack_s_start_and_duration_and_the_wall_time_are_measured():
+    pause = 0.05
+
+    def work(key):
+        time.sleep(pause)
+        return SimpleNamespace(status="created")
+
+    result = graph.run(ENV, work)
+
+    outcomes = result.outcomes
+    end = {key: o.started_at + o.duration_s for key, o in outcomes.items()}
+    assert all(pause <= o.duration_s < pause + 5 for o in outcomes.values()), outcomes
+    assert 0 <= outcomes[naming.NETWORK].started_at < 5
+    for key in (naming.DATABASE, naming.CLUSTER):  # after network, together
+        assert outcomes[key].started_at >= end[naming.NETWORK]
+    assert outcomes[naming.WORKLOAD].started_at >= max(end[naming.DATABASE], end[naming.CLUSTER])
+    assert result.wall_s >= end[naming.WORKLOAD] >= 3 * pause
+    assert result.wall_s < end[naming.WORKLOAD] + 5
 
 
 def test_a_failure_blocks_dependents_while_independent_branches_finish():
