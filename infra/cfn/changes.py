@@ -88,14 +88,23 @@ def endangered(changes: list[Change]) -> list[Change]:
 
 def table(stack_name: str, changes: list[Change]) -> Table:
     """The change set as a rich table; replacements stand out."""
-    grid = Table(title=f"{stack_name}: {len(changes)} change(s)", title_justify="left")
+    title = f"{stack_name}: {len(changes)} change(s)"
+    if not changes:
+        # AWS lists every resource an executable change set touches (one with nothing to do
+        # fails with "didn't contain changes"); an emulator may list none (moto for property
+        # updates), so say the list is missing rather than that nothing changes.
+        title = f"{stack_name}: the endpoint listed no resource changes (AWS would list them)"
+    grid = Table(title=title, title_justify="left")
     grid.add_column("Action")
     grid.add_column("Logical ID")
     grid.add_column("Type")
     grid.add_column("Replacement")
     grid.add_column("Caused by")
     for change in changes:
-        replacement = Text(change.replacement or "-")
+        # AWS gives Replacement (True, False, Conditional) for every Modify; an emulator
+        # may leave it out, and "-" would read as "no replacement".
+        missing = "not reported" if change.action == "Modify" else "-"
+        replacement = Text(change.replacement or missing)
         if change.replaces:
             replacement.stylize("bold red" if change.replacement == "True" else "bold yellow")
         logical = Text(change.logical_id)

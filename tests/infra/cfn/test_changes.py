@@ -101,3 +101,23 @@ def test_the_table_shows_every_column_and_flags_data_at_risk():
     styled = console.export_text(styles=True)
     assert "\x1b[1;31mTrue" in styled  # replacement True: bold red
     assert "\x1b[1;33mConditional" in styled  # Conditional: bold yellow
+
+
+def test_an_endpoint_that_lists_nothing_or_leaves_out_replacement_is_not_read_as_safe():
+    """moto lists no changes for a property update and no Replacement for a Modify; AWS
+    always lists both, so the table says they are missing instead of '0' and '-'."""
+    console = Console(record=True, width=200)
+    console.print(table("gif-local-network", []))
+    untold = {"Type": "Resource", "ResourceChange": {"Action": "Modify",
+              "LogicalResourceId": "Database", "ResourceType": "AWS::RDS::DBInstance"}}  # fmt: skip
+    added = {"Type": "Resource", "ResourceChange": {"Action": "Add",
+             "LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue"}}  # fmt: skip
+    console.print(table("gif-local-database", from_change_set([untold, added])))
+
+    text = console.export_text()
+    flat = " ".join(text.split())  # the title wraps to the table's width
+    assert "gif-local-network: the endpoint listed no resource changes (AWS would list" in flat
+    assert "0 change(s)" not in text
+    database = next(line for line in text.splitlines() if "Database" in line)
+    queue = next(line for line in text.splitlines() if "Queue" in line)
+    assert "not reported" in database and "not reported" not in queue
