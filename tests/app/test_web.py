@@ -244,3 +244,73 @@ def test_unmigrated_database_is_503_with_a_reason(database_url):
         assert response.headers["retry-after"] == "1"
         assert service.get("/gifs/1").status_code == 503
         service.wait_until(lambda: "python -m app migrate" in service.output(), timeout_s=3)
+
+
+# --- faults, in process (the ASGI app itself) -------------------------------------------------
+
+
+class UnreachableDatabase:
+    """Opening fails the way asyncpg does when nothing listens (the URL carries a password)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def open(self) -> None:
+        raise OSError("could not connect to postgresql://gif:s3cr3t@10.9.9.9:5432/gif")
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def pool_stats(self) -> tuple[int, int, int]:
+        return (0, 0, 0)
+
+
+def _lifespan(app) -> list[dict]:
+    sent: list[dict] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    return sent
+
+
+def test_startup_fails_cleanly_when_the_database_is_unreachable():
+    from app.web import GifApp
+
+    sent = _lifespan(GifApp(UnreachableDatabase()))
+
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
+    assert sent[0]["message"].startswith("OSError: could not connect")
+    assert "s3cr3t" not in sent[0]["message"]  # the URL's password is scrubbed
+
+
+def test_an_unexpected_fault_is_a_500_json_answer_counted_and_logged_once(caplog):
+    from app.web import GifApp
+
+    app = GifApp(UnreachableDatabase())
+
+    async def broken(scope: dict):
+        raise RuntimeError("boom")
+
+    app._routes["/gif"] = ("/gif", broken)
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/gif", "method": "GET", "headers": [], "server": None}
+    asyncio.run(app._http(scope, send))
+
+    start, body = sent
+    assert start["status"] == 500
+    assert b"internal error" in body["body"]
+    assert b"boom" not in body["body"]  # no detail of the fault reaches the client
+    faults = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    assert len(faults) == 1
+    text = app.metrics.render().decode()
+    assert 'route="/gif"' in text and 'status="500"' in text
