@@ -218,8 +218,8 @@ def test_one_json_log_line_per_request(service):
     line = lines[0]
     assert line["msg"] == "request"
     assert (line["method"], line["status"]) == ("GET", 404)
-    # The server's own time for the request: positive, and within what the client waited.
-    assert 0 < line["duration_ms"] <= round_trip_ms
+    # The server's own time for the request: within what the client waited for it.
+    assert 0 <= line["duration_ms"] <= round_trip_ms
     assert {"time", "level"} <= set(line)
 
 
