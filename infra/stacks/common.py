@@ -17,6 +17,7 @@ from awacs.aws import (
 )
 from awacs.sts import AssumeRole
 from troposphere import AccountId, AWSObject, GetAtt, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere.ec2 import SecurityGroupEgress, SecurityGroupIngress
 from troposphere.iam import Role
 from troposphere.kms import Alias, Key
 from troposphere.logs import LogGroup
@@ -282,3 +283,40 @@ def _kms(action: str) -> Action:
 
 def _kebab(name: str) -> str:
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
+
+
+def link_from_app(
+    stack: StackTemplate,
+    app_group: Any,
+    target_group: Any,
+    port: Any,
+    *,
+    ids: tuple[str, str],
+    descriptions: tuple[str, str],
+) -> None:
+    """`target_group` admits `app_group` on `port`, and `app_group` may reach it there: a
+    pair of rules (ingress, egress) with the given logical IDs and descriptions."""
+    ingress_id, egress_id = ids
+    ingress, egress = descriptions
+    stack.add(
+        SecurityGroupIngress(
+            ingress_id,
+            GroupId=Ref(target_group),
+            Description=ingress,
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            SourceSecurityGroupId=Ref(app_group),
+        )
+    )
+    stack.add(
+        SecurityGroupEgress(
+            egress_id,
+            GroupId=Ref(app_group),
+            Description=egress,
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            DestinationSecurityGroupId=Ref(target_group),
+        )
+    )

@@ -20,13 +20,11 @@ from troposphere import Ref, Sub
 from troposphere.ec2 import (
     VPC,
     SecurityGroup,
-    SecurityGroupEgress,
-    SecurityGroupIngress,
     Subnet,
     VPCEndpoint,
 )
 
-from infra.stacks.common import StackTemplate
+from infra.stacks.common import StackTemplate, link_from_app
 
 HTTPS = 443
 # Logical ID suffix -> the service's endpoint name part.
@@ -47,27 +45,13 @@ def add_interface_endpoints(
             Tags=stack.tags(f"{stack.prefix}-endpoints"),
         )
     )
-    stack.add(
-        SecurityGroupIngress(
-            "EndpointIngressFromApp",
-            GroupId=Ref(group),
-            Description="HTTPS from the app group",
-            IpProtocol="tcp",
-            FromPort=HTTPS,
-            ToPort=HTTPS,
-            SourceSecurityGroupId=Ref(app_group),
-        )
-    )
-    stack.add(
-        SecurityGroupEgress(
-            "AppEgressToEndpoints",
-            GroupId=Ref(app_group),
-            Description="HTTPS to the interface VPC endpoints",
-            IpProtocol="tcp",
-            FromPort=HTTPS,
-            ToPort=HTTPS,
-            DestinationSecurityGroupId=Ref(group),
-        )
+    link_from_app(
+        stack,
+        app_group,
+        group,
+        HTTPS,
+        ids=("EndpointIngressFromApp", "AppEgressToEndpoints"),
+        descriptions=("HTTPS from the app group", "HTTPS to the interface VPC endpoints"),
     )
     for suffix, service in SERVICES.items():
         stack.add(

@@ -19,8 +19,6 @@ from troposphere.ec2 import (
     Route,
     RouteTable,
     SecurityGroup,
-    SecurityGroupEgress,
-    SecurityGroupIngress,
     Subnet,
     SubnetRouteTableAssociation,
     VPCGatewayAttachment,
@@ -37,6 +35,7 @@ from infra.stacks.common import (
     add_log_group,
     add_role,
     arn,
+    link_from_app,
     logs_may_use_key,
     service_trust,
 )
@@ -313,27 +312,13 @@ def _add_security_groups(stack: StackTemplate, net: _Network) -> None:
             Tags=stack.tags(f"{stack.prefix}-database"),
         )
     )
-    stack.add(
-        SecurityGroupIngress(
-            "DatabaseIngressFromApp",
-            GroupId=Ref(database),
-            Description="PostgreSQL from the app group",
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            SourceSecurityGroupId=Ref(app),
-        )
-    )
-    stack.add(
-        SecurityGroupEgress(
-            "AppEgressToDatabase",
-            GroupId=Ref(app),
-            Description="PostgreSQL to the database group",
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            DestinationSecurityGroupId=Ref(database),
-        )
+    link_from_app(
+        stack,
+        app,
+        database,
+        port,
+        ids=("DatabaseIngressFromApp", "AppEgressToDatabase"),
+        descriptions=("PostgreSQL from the app group", "PostgreSQL to the database group"),
     )
 
 
