@@ -14,10 +14,12 @@ from rich.console import Console
 from infra.core import naming
 from infra.core.errors import BadInput
 from infra.settings import image_tag as image_tag_rule
+from infra.settings import placeholders
 from infra.settings.params import Settings
 from infra.stacks import specs
 
 LOCAL_ENV = "local"
+RUNNER_OFF = "ci.runner is off in the params (no in-VPC CI runner for this environment)"
 
 
 class WorkloadTarget(Protocol):
@@ -74,6 +76,13 @@ class EksTarget:
         self.console = console
 
     def prepare_deploy(self, keys: Iterable[str], image_tag: str | None) -> dict[str, str]:
+        """The runner stack: skipped when ci.runner is off; with it on, its repository and
+        GitHub connection must be set, refused before any stack is touched."""
+        if naming.RUNNER not in keys:
+            return {}
+        if not self.settings.ci.runner:
+            return {naming.RUNNER: RUNNER_OFF}
+        placeholders.require_runner_source(self.settings)
         return {}
 
     def connect(self, keys: Iterable[str]) -> dict[str, str]:

@@ -280,7 +280,7 @@ def test_only_names_are_validated_with_the_valid_ones_listed():
 
     assert bad.value.message == (
         "--only: unknown stack 'dtabase'. Valid stacks for --env dev: network, database, "
-        "cluster, workload (comma-separated, e.g. --only database,cluster)."
+        "cluster, workload, runner (comma-separated, e.g. --only database,cluster)."
     )
 
 
@@ -476,7 +476,10 @@ def _with_repository(monkeypatch, repository: str = "acme/gifstack") -> None:
     monkeypatch.setattr(params, "load", load)
 
 
-def test_bootstrap_refuses_an_unset_repository_before_any_call(emulated, console):
+def test_bootstrap_refuses_an_unset_repository_before_any_call(
+    emulated, console, monkeypatch, runner_source_set
+):
+    monkeypatch.setattr(params, "load", runner_source_set)  # as params/dev.yaml ships
     with pytest.raises(BadInput) as refused:
         bootstrap.run("dev", yes=True, console=console)
     assert refused.value.exit_code == 2
