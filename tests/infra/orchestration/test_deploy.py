@@ -182,6 +182,26 @@ def test_diff_shows_the_change_and_changes_nothing(aws, console, monkeypatch):
     assert [c for c in pending if c["ExecutionStatus"] == "AVAILABLE"] == []
 
 
+def test_diff_refuses_the_runner_without_its_github_source_before_any_call(
+    emulated, console, monkeypatch, runner_source_set
+):
+    monkeypatch.setattr(params, "load", runner_source_set)  # as params/prod.yaml ships
+    with pytest.raises(BadInput) as refused:
+        diff.run("prod", only="runner", console=console)
+    assert "params/prod.yaml: ci.github_repository and ci.github_connection_arn" in (
+        refused.value.message
+    )
+
+
+def test_diff_leaves_the_runner_out_when_it_is_off(aws, console, monkeypatch):
+    off = params.load("dev").model_copy(
+        update={"ci": params.load("dev").ci.model_copy(update={"runner": False})}
+    )
+    monkeypatch.setattr(params, "load", lambda env: off)
+    counts = diff.run("dev", only="network,runner", console=console)
+    assert set(counts) == {"network"}
+
+
 def test_dry_run_on_an_empty_account_plans_and_creates_nothing(emulated, console):
     aws = emulated
     report = deploy.run("dev", only="network,database", dry_run=True, yes=True, console=console)
