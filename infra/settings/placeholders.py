@@ -42,10 +42,11 @@ def check_repository(value: str) -> None:
 
 
 def check_connection(value: str) -> None:
-    """ValueError for an example CodeConnections ARN (an account of AWS's examples)."""
-    parts = value.split(":")
-    if not value or len(parts) < 6:
+    """ValueError for an example CodeConnections ARN (an account of AWS's examples); the
+    value already has the ARN's shape (the field's pattern is checked first)."""
+    if not value:
         return
+    parts = value.split(":")
     if parts[4] in EXAMPLE_ACCOUNTS or parts[5].split("/")[-1] in EXAMPLE_CONNECTION_IDS:
         raise ValueError(
             f"{value!r} is an example connection ARN: the runner could not reach GitHub "

@@ -285,8 +285,12 @@ def test_the_stacks_job_deploys_every_stack_but_the_workload_to_production():
     assert job["runs-on"] == "ubuntu-24.04"  # CloudFormation needs no path into the VPC
     assert job["environment"] == "production"
     (step,) = [s for s in steps(job) if "invoke deploy" in s.get("run", "")]
-    assert step["run"] == 'invoke deploy --env prod --only "$STACKS" --yes'
+    assert step["run"] == (
+        'invoke deploy --env prod --only "$STACKS" --image-tag "$IMAGE_TAG" --yes'
+    )
     assert step["env"]["STACKS"] == "${{ steps.settings.outputs.stacks }}"
+    # The same tag as the app job's, checked in ECR before any stack.
+    assert step["env"]["IMAGE_TAG"] == "${{ inputs.image_tag || needs.image.outputs.tag }}"
     assert job["outputs"]["runner"] == "${{ steps.settings.outputs.runner }}"
 
 

@@ -429,6 +429,21 @@ def test_an_image_tag_missing_from_ecr_stops_before_any_stack(aws, image_in_ecr,
     assert log == []
 
 
+def test_a_given_tag_is_checked_even_when_the_app_step_is_left_out(aws, image_in_ecr, console):
+    # CI's `stacks` job deploys all but the workload with the run's tag: a tag missing from
+    # ECR stops it before any stack, as it would the `app` job.
+    factory, log = _fake_engines(fail=set())
+    with pytest.raises(BadInput, match="image tag 'v2' is not in ECR"):
+        deploy.run(
+            "dev",
+            image_tag="v2",
+            only="network,database",
+            console=console,
+            seams=Seams(engine_factory=factory),
+        )
+    assert log == []
+
+
 # --- exit codes through invoke ----------------------------------------------------------------
 
 

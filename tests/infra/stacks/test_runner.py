@@ -113,6 +113,20 @@ def test_the_cluster_admits_the_runner_on_443_only():
     }
 
 
+def test_a_build_outlives_its_workflow_job_and_waits_a_bounded_time_in_the_queue():
+    # The build is the job's runner: CodeBuild must not stop it before GitHub's own timeout.
+    import yaml
+
+    from infra.core.paths import ROOT
+
+    deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    spec = project(built())
+    assert spec["TimeoutInMinutes"] >= deploy["jobs"]["app"]["timeout-minutes"]
+    assert spec["TimeoutInMinutes"] <= deploy["jobs"]["app"]["timeout-minutes"] + 15
+    # cfn-lint's schema bounds (QueuedTimeoutInMinutes 5-480); no longer than the build itself.
+    assert 5 <= spec["QueuedTimeoutInMinutes"] <= spec["TimeoutInMinutes"]
+
+
 def test_logs_go_to_an_encrypted_group_with_retention():
     template = built()
     group = props(template, "RunnerLogGroup")
