@@ -45,6 +45,7 @@ def source(aws: Aws, identifier: str) -> Source | None:
     try:
         found = aws.client("rds").describe_db_instances(DBInstanceIdentifier=identifier)
     except AWS_ERRORS as exc:
+        # DBInstanceNotFoundFault's code (botocore's RDS model)
         if getattr(exc, "response", {}).get("Error", {}).get("Code") == "DBInstanceNotFound":
             return None
         raise translate(exc, "reading the DB instance", identifier) from None
