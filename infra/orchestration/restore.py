@@ -89,7 +89,7 @@ def _from_snapshot(
         )
     snapshots.print_table(console, f"snapshots of {instance}, newest first", found)
     chosen = _choose(found, wanted, instance)
-    console.print(f"restoring from: [bold]{chosen.identifier}[/] ({chosen.kind})")
+    console.print(f"chosen: [bold]{chosen.identifier}[/] ({chosen.kind})")
     problems = snapshots.problems(frame.aws, settings, chosen)
     if problems:
         raise BadInput(f"can't restore from {chosen.identifier}: " + " Also: ".join(problems))
@@ -117,8 +117,8 @@ def _from_snapshot(
         console.print(f"wrote {shown}")
     console.print(
         Text(
-            f"wrote {path.name}: database.restore_snapshot: {chosen.identifier}. Commit it with "
-            "templates/; never remove it while this instance lives.",
+            f"wrote params/{path.name}: database.restore_snapshot: {chosen.identifier}. "
+            "Commit it with templates/; never remove it while this instance lives.",
             style="bold",
         )
     )

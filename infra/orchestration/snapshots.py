@@ -89,7 +89,8 @@ def _snapshot(item: dict, final_prefix: str) -> Snapshot:
 
 def print_table(console: Console, title: str, found: list[Snapshot]) -> None:
     table = Table(title=title, title_justify="left")
-    for column in ("snapshot", "type", "taken (UTC)", "size", "engine", "status", "KMS key"):
+    table.add_column("snapshot", no_wrap=True)  # an identifier is copied whole
+    for column in ("type", "taken (UTC)", "size", "engine", "status", "KMS key"):
         table.add_column(column, overflow="fold")
     for snapshot in found:
         table.add_row(
