@@ -90,9 +90,12 @@ def _from_snapshot(
     snapshots.print_table(console, f"snapshots of {instance}, newest first", found)
     chosen = _choose(found, wanted, instance)
     console.print(f"chosen: [bold]{chosen.identifier}[/] ({chosen.kind})")
-    problems = snapshots.problems(frame.aws, settings, chosen)
+    notes: list[str] = []
+    problems = snapshots.problems(frame.aws, settings, chosen, notes)
     if problems:
         raise BadInput(f"can't restore from {chosen.identifier}: " + " Also: ".join(problems))
+    for note in notes:
+        console.print(Text(f"note: {note}", style="yellow"))
     taken = f"{chosen.created:%Y-%m-%d %H:%M} UTC" if chosen.created else "its time"
     _plan(
         frame,

@@ -105,9 +105,12 @@ def print_table(console: Console, title: str, found: list[Snapshot]) -> None:
     console.print(table)
 
 
-def problems(aws: Aws, settings: Settings, snapshot: Snapshot) -> list[str]:
+def problems(
+    aws: Aws, settings: Settings, snapshot: Snapshot, notes: list[str] | None = None
+) -> list[str]:
     """What would make CloudFormation fail to create the instance from this snapshot, each
-    with its fix; empty when it can be restored as the params stand."""
+    with its fix; empty when it can be restored as the params stand. `notes` gets what the
+    plan should say without refusing (a key that isn't this environment's)."""
     found = _engine(settings, snapshot) + _storage(settings, snapshot)
     if snapshot.kind == AUTOMATED:
         found.append(
@@ -126,7 +129,7 @@ def problems(aws: Aws, settings: Settings, snapshot: Snapshot) -> list[str]:
             f"{settings.database.master_username!r} (the instance keeps the snapshot's): set "
             f"database.master_username: {snapshot.master_username} in params/{settings.env}.yaml."
         )
-    return found + _key(aws, snapshot)
+    return found + _key(aws, settings, snapshot, [] if notes is None else notes)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -169,9 +172,11 @@ def _storage(settings: Settings, snapshot: Snapshot) -> list[str]:
     ]
 
 
-def _key(aws: Aws, snapshot: Snapshot) -> list[str]:
+def _key(aws: Aws, settings: Settings, snapshot: Snapshot, notes: list[str]) -> list[str]:
     """The restored instance keeps the snapshot's key (the database stack's key is retained
-    on delete, infra/stacks/common.py): it must be usable."""
+    on delete, infra/stacks/common.py): it must be usable. One that isn't the environment's
+    database key (its Description starts `gif-<env>:`) is said in the plan: the restored
+    storage stays encrypted with it."""
     if not snapshot.kms_key_id:
         return []
     try:
@@ -188,6 +193,15 @@ def _key(aws: Aws, snapshot: Snapshot) -> list[str]:
             f"`aws kms cancel-key-deletion --key-id {key}` then `aws kms enable-key --key-id "
             f"{key}`, then restore."
         ]
+    prefix = f"{settings.project}-{settings.env}: "
+    if metadata.get("KeyManager") == "AWS" or not metadata.get("Description", "").startswith(
+        prefix
+    ):
+        notes.append(
+            f"the snapshot's KMS key {key} is not env {settings.env}'s database key "
+            f"({metadata.get('Description') or metadata.get('KeyManager', '?')}): the restored "
+            "storage stays encrypted with it, the new stack's key encrypts the rest"
+        )
     if state != "Enabled":
         return [
             f"the snapshot's KMS key {key} is {state}: enable it (`aws kms enable-key --key-id "

@@ -109,3 +109,61 @@ def test_an_instance_rds_does_not_have_is_none():
             "describe_db_instances", "DBInstanceNotFound", expected_params=None
         )
         assert pitr.source(aws, "gif-prod") is None
+
+
+@pytest.mark.parametrize(
+    ("latest", "when_args"),
+    [(True, {"UseLatestRestorableTime": True}), (False, {"RestoreTime": LATEST})],
+)
+def test_the_restore_copies_the_placement_and_is_never_public(latest, when_args):
+    live = _live(tags=(("environment", "prod"), ("Name", "gif-prod")))
+    expected = {
+        "SourceDBInstanceIdentifier": "gif-prod",
+        "TargetDBInstanceIdentifier": "gif-prod-pitr-202612050130",
+        **when_args,
+        "DBInstanceClass": "db.m7g.large",
+        "DBSubnetGroupName": "gif-prod-database-databasesubnetgroup-1a2b",
+        "VpcSecurityGroupIds": ["sg-0123"],
+        "DBParameterGroupName": "gif-prod-database-databaseparametergroup-1a2b",
+        "PubliclyAccessible": False,
+        "MultiAZ": False,
+        "EnableIAMDatabaseAuthentication": True,
+        "CopyTagsToSnapshot": True,
+        "DeletionProtection": False,
+        "Tags": [
+            {"Key": "environment", "Value": "prod"},
+            {"Key": "Name", "Value": "gif-prod-pitr-202612050130"},
+            {"Key": "restored-from", "Value": "gif-prod@2026-12-05T01:30:00Z"},
+        ],
+    }
+    answer = {"DBInstance": {"DBInstanceIdentifier": "gif-prod-pitr-202612050130"}}
+    with StubbedAws("rds") as aws:
+        aws.stubs["rds"].add_response("restore_db_instance_to_point_in_time", answer, expected)
+        created = pitr.restore(aws, live, "gif-prod-pitr-202612050130", LATEST, latest=latest)
+    assert created == answer["DBInstance"]
+
+
+def test_an_instance_without_backups_yet_has_no_latest_restorable_time():
+    with StubbedAws("rds") as aws:
+        aws.stubs["rds"].add_response(
+            "describe_db_instances",
+            {
+                "DBInstances": [
+                    {
+                        "DBInstanceIdentifier": "gif-dev",
+                        "InstanceCreateTime": LATEST,
+                        "BackupRetentionPeriod": 7,
+                    }
+                ]
+            },
+            {"DBInstanceIdentifier": "gif-dev"},
+        )
+        live = pitr.source(aws, "gif-dev")
+    assert live.latest.year == 1 and live.tags == ()
+    with pytest.raises(OperationFailed, match="gif-dev reports no latest restorable time"):
+        pitr.check_window(live, None)
+
+
+def test_a_name_at_rds_limit_is_cut_to_63():
+    name = pitr.target_name(_live(identifier="g" * 63), LATEST)
+    assert len(name) == 63 and name == "g" * 45 + "-pitr-202612050130"

@@ -70,6 +70,7 @@ def test_restore_from_the_final_snapshot_destroy_left_recreates_the_database_sta
     stack = support.client(aws, "cloudformation").describe_stacks(StackName="gif-dev-database")
     assert stack["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     assert "final (left by destroy)" in _out(console)
+    assert "note:" not in _out(console)  # the env's own (retained) database key
 
 
 def _deploy_then_destroy(console):

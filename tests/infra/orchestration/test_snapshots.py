@@ -160,9 +160,13 @@ def test_storage_user_status_and_automated_snapshots_are_refused_with_the_fix():
 @pytest.mark.parametrize(
     ("metadata", "expected"),
     [
-        ({"KeyState": "Enabled"}, []),
+        ({"KeyState": "Enabled", "Description": "gif-dev: encrypts the database storage"}, []),
         (
-            {"KeyState": "PendingDeletion", "DeletionDate": datetime(2027, 1, 4, tzinfo=UTC)},
+            {
+                "KeyState": "PendingDeletion",
+                "DeletionDate": datetime(2027, 1, 4, tzinfo=UTC),
+                "Description": "gif-dev: encrypts the database storage",
+            },
             [
                 "the snapshot's KMS key 0123abcd-4567-89ef-0123-456789abcdef is scheduled for "
                 "deletion on 2027-01-04: without it the snapshot can't be read. Cancel the "
@@ -172,7 +176,7 @@ def test_storage_user_status_and_automated_snapshots_are_refused_with_the_fix():
             ],
         ),
         (
-            {"KeyState": "Disabled"},
+            {"KeyState": "Disabled", "Description": "gif-dev: encrypts the database storage"},
             [
                 "the snapshot's KMS key 0123abcd-4567-89ef-0123-456789abcdef is Disabled: "
                 "enable it (`aws kms enable-key --key-id 0123abcd-4567-89ef-0123-456789abcdef`), "
@@ -190,3 +194,28 @@ def test_the_snapshot_key_must_be_enabled(metadata, expected):
         )
         found = snapshots.problems(aws, params.load("dev"), _snapshot(kms_key_id=KEY))
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("metadata", "what"),
+    [
+        ({"Description": "gif-prod: encrypts the database storage"}, "gif-prod: encrypts"),
+        (
+            {"Description": "Default key that protects my RDS database", "KeyManager": "AWS"},
+            "Default key",
+        ),
+    ],
+)
+def test_a_key_that_is_not_the_environments_is_said_not_refused(metadata, what):
+    notes: list[str] = []
+    with StubbedAws("kms") as aws:
+        aws.stubs["kms"].add_response(
+            "describe_key",
+            {"KeyMetadata": {"KeyId": "k-1", "KeyState": "Enabled", **metadata}},
+            {"KeyId": KEY},
+        )
+        found = snapshots.problems(aws, params.load("dev"), _snapshot(kms_key_id=KEY), notes)
+    assert found == []
+    (note,) = notes
+    assert note.startswith("the snapshot's KMS key k-1 is not env dev's database key (")
+    assert what in note and "the restored storage stays encrypted with it" in note

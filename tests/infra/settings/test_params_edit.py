@@ -66,3 +66,24 @@ def test_a_value_the_params_refuse_is_never_written(folder):
         params_edit.set_value("dev", "database", "restore_snapshot", "rds:gif-dev-2026")
     assert (folder / "dev.yaml").read_text() == "database:\n  multi_az: false\n"
     assert sorted(p.name for p in folder.iterdir()) == ["dev.yaml"]  # no leftover copy
+
+
+def test_an_empty_section_with_a_comment_gets_the_key_right_under_it(folder):
+    text = "app:\n  replicas: 2\ndatabase:  # the database\nnetwork:\n  az_count: 2\n"
+    (folder / "dev.yaml").write_text(text)
+    path = params_edit.set_value("dev", "database", "restore_snapshot", SNAPSHOT)
+    assert path == folder / "dev.yaml"
+    assert path.read_text() == (
+        f'app:\n  replicas: 2\ndatabase:  # the database\n  restore_snapshot: "{SNAPSHOT}"\n'
+        "network:\n  az_count: 2\n"
+    )
+
+
+def test_the_one_line_refusal_names_the_line(folder):
+    (folder / "dev.yaml").write_text("# dev\napp:\n  replicas: 2\ndatabase: {}  # none\n")
+    with pytest.raises(BadInput) as caught:
+        params_edit.set_value("dev", "database", "restore_snapshot", SNAPSHOT)
+    assert caught.value.message == (
+        "params/dev.yaml line 4: database is written on one line; write it as a block "
+        "(database:, then one key per line) and run again."
+    )
