@@ -26,10 +26,10 @@ from rich.text import Text
 
 from infra.core import naming
 from infra.core.errors import BadInput, OperationFailed
-from infra.orchestration import deploy, pitr, restore_guard, snapshots
+from infra.orchestration import deploy, pitr, restore_guard, snapshots, stack_run
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.settings import params_edit
-from infra.stacks import synth
+from infra.stacks import specs, synth
 
 NO_REPLACE = (
     "replacing the live instance is not offered: restore into a new instance (without "
@@ -97,13 +97,15 @@ def _from_snapshot(
     for note in notes:
         console.print(Text(f"note: {note}", style="yellow"))
     taken = f"{chosen.created:%Y-%m-%d %H:%M} UTC" if chosen.created else "its time"
+    stacks = stack_run.select_stacks(only, specs.ENV_STACKS, env)
     _plan(
         frame,
         [
             f"params/{env}.yaml: database.restore_snapshot: {chosen.identifier}, and "
             f"templates/{env}/ regenerated (commit both: the key stays for the instance's life)",
-            f"deploy env {env}: {frame.stack_name(naming.DATABASE)} is created from the snapshot "
-            f"(its KMS key; RDS makes a new master secret), then the rest as usual",
+            f"deploy env {env} as usual ({', '.join(map(frame.stack_name, stacks))}, then the "
+            f"app): {frame.stack_name(naming.DATABASE)} is created from the snapshot (its KMS "
+            "key; RDS makes a new master secret)",
         ],
         [
             "creates the database; no existing data is touched",
