@@ -9,7 +9,7 @@ import pytest
 
 from infra.core.errors import BadInput, OperationFailed
 from infra.orchestration import pitr
-from tests.infra.orchestration.test_snapshots import StubbedAws
+from tests.support.stubbed_aws import StubbedAws
 
 LATEST = datetime(2026, 12, 5, 1, 30, tzinfo=UTC)
 

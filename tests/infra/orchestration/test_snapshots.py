@@ -7,44 +7,14 @@ import io
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 from rich.console import Console
 
 from infra.orchestration import snapshots
 from infra.settings import params
+from tests.support.stubbed_aws import StubbedAws
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/0123abcd-4567-89ef-0123-456789abcdef"
-
-
-class StubbedAws:
-    """What snapshots.py asks of infra.aws.session.Aws: clients (here, stubbed ones)."""
-
-    def __init__(self, *services: str):
-        self.clients = {
-            name: boto3.client(
-                name,
-                region_name="eu-west-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-            for name in services
-        }
-        self.stubs = {name: Stubber(client) for name, client in self.clients.items()}
-
-    def client(self, service: str):
-        return self.clients[service]
-
-    def __enter__(self):
-        for stub in self.stubs.values():
-            stub.activate()
-        return self
-
-    def __exit__(self, *exc):
-        for stub in self.stubs.values():
-            stub.assert_no_pending_responses()
-            stub.deactivate()
 
 
 def _item(name: str, day: int, kind: str = "manual", version: str = "17.6", size: int = 20):
