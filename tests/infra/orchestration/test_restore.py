@@ -67,8 +67,11 @@ def test_restore_from_the_final_snapshot_destroy_left_recreates_the_database_sta
     assert f"DBSnapshotIdentifier: {snapshot}" in body
     instance = _rds(aws).describe_db_instances(DBInstanceIdentifier="gif-dev")["DBInstances"][0]
     assert instance["KmsKeyId"] == final[0]["KmsKeyId"]  # the snapshot's (retained) key
-    stack = support.client(aws, "cloudformation").describe_stacks(StackName="gif-dev-database")
+    cfn = support.client(aws, "cloudformation")
+    stack = cfn.describe_stacks(StackName="gif-dev-database")
     assert stack["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    deployed = cfn.get_template(StackName="gif-dev-database")["TemplateBody"]
+    assert f"DBSnapshotIdentifier: {snapshot}" in deployed
     assert "final (left by destroy)" in _out(console)
     assert "note:" not in _out(console)  # the env's own (retained) database key
 
@@ -262,3 +265,14 @@ def test_a_bad_point_in_time_on_the_command_line_exits_2_with_one_line():
         "2026-12-05T01:30:00Z (UTC) or 2026-12-05T02:30:00+01:00.\n"
     )
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_dry_run_on_a_live_database_plans_a_new_instance_and_creates_nothing(aws, console):
+    deploy.run("dev", only="network,database", yes=True, console=console)
+
+    assert restore.run("dev", dry_run=True, console=console) is None
+
+    assert len(_rds(aws).describe_db_instances()["DBInstances"]) == 1
+    text = _out(console)
+    assert "Plan (dry run) for restore --env dev: step 1: create gif-dev-pitr-" in text
+    assert "dry run: nothing was created." in text
