@@ -265,6 +265,26 @@ def destroy(c, env, confirm=None, yes=False):
 @task(
     help={
         "env": _ENV_HELP,
+        "snapshot": "A destroyed env: the DB snapshot to restore from (default: the newest "
+        "manual or final one).",
+        "point_in_time": "A live env: restore into a new instance as of this UTC time (ISO "
+        "8601, e.g. 2026-12-05T01:30:00Z; default: the latest restorable time).",
+        "dry_run": "Show the snapshots and the plan; change nothing.",
+        "yes": "Don't ask for the typed confirmation.",
+    }
+)
+@reported
+def restore(c, env, snapshot=None, point_in_time=None, dry_run=False, yes=False):
+    """Restore the database: a destroyed env from a snapshot (then the env as usual); a live
+    one to a point in time into a new instance, never over the running one."""
+    from infra.orchestration import restore as command
+
+    command.run(env, snapshot=snapshot, point_in_time=point_in_time, dry_run=dry_run, yes=yes)
+
+
+@task(
+    help={
+        "env": _ENV_HELP,
         "stack": f"The stuck stack: one of {', '.join(ALL_STACKS)}.",
         "skip": "Comma-separated logical IDs to skip while rolling back (left as they are).",
     }
@@ -470,6 +490,7 @@ ns = Collection(
     status,
     drift,
     destroy,
+    restore,
     recover,
     bootstrap,
     kubeconfig,

@@ -13,6 +13,8 @@ import functools
 import os
 from typing import Any
 
+from infra.local import stack_gaps_rds
+
 # Gap: moto 5.2's CloudFormation skips resource types it doesn't emulate (EKS cluster,
 # node group, add-ons, access entries, OIDC provider). A "cluster" stack would report
 # success with no cluster in it, and the workload stack's pod roles need that cluster's
@@ -53,6 +55,10 @@ def patch_moto() -> None:
         _tag_changes_are_changes,
         _create_change_set_reuses_a_stack_in_review,
         _list_change_sets_of_the_named_stack_only,
+        # after _complete_the_rds_db_instance, whose creation they wrap
+        stack_gaps_rds.take_a_final_snapshot_on_delete,
+        stack_gaps_rds.restore_a_db_instance_from_its_snapshot,
+        stack_gaps_rds.store_a_key_policy_as_text,  # after _accept_kms_key_tags
     ):
         workaround()
 

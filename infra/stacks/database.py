@@ -187,6 +187,7 @@ def _add_instance(stack: StackTemplate, key: Key) -> DBInstance:
         DeletionPolicy="Snapshot",
         UpdateReplacePolicy="Snapshot",
     )
+    _restore_from_snapshot(instance, db.restore_snapshot)
     if not db.multi_az:
         skip_checks(
             instance,
@@ -196,6 +197,29 @@ def _add_instance(stack: StackTemplate, key: Key) -> DBInstance:
             },
         )
     return stack.add(instance)
+
+
+# Properties an instance restored from a snapshot inherits from it, and CloudFormation's
+# AWS::RDS::DBInstance reference says not to set with DBSnapshotIdentifier (its schema's
+# descriptions of DBSnapshotIdentifier, MasterUsername, KmsKeyId, StorageEncrypted, DBName).
+FROM_SNAPSHOT = ("DBName", "MasterUsername", "KmsKeyId", "StorageEncrypted")
+
+
+def _restore_from_snapshot(instance: DBInstance, snapshot: str) -> None:
+    """`database.restore_snapshot`: the instance is restored from that DB snapshot.
+
+    CloudFormation restores only when the instance is created; the same identifier in later
+    updates changes nothing, while a different one (or none) replaces the instance with a
+    new one (empty, without it) and deletes the restored one. So the params keep it for
+    the life of the instance (the deploy guard, infra/orchestration/restore_guard.py).
+    ManageMasterUserPassword stays: the create handler applies it after the restore (a
+    ModifyDBInstance), so RDS makes a new managed master secret for the restored instance.
+    """
+    if not snapshot:
+        return
+    instance.DBSnapshotIdentifier = snapshot
+    for name in FROM_SNAPSHOT:
+        instance.properties.pop(name, None)
 
 
 def _add_outputs(stack: StackTemplate, database: DBInstance, key: Key) -> None:

@@ -90,6 +90,8 @@ NOT_AWS: dict[tuple[str, str], str] = {
     ("infra/orchestration/preflight.py", "socket"): "socket.create_connection (the endpoint)",
     ("infra/local/stack_gaps.py", "backend"): "moto's EC2 backend, inside the emulator",
     ("infra/local/stack_gaps.py", "self"): "moto's CloudFormation backend, inside the emulator",
+    ("infra/local/stack_gaps_rds.py", "parsed_resource.backend"): "moto's RDS backend (emulator)",
+    ("infra/local/stack_gaps_rds.py", "type(backend)"): "moto's RDS backend class (emulator)",
     (
         "infra/orchestration/progress.py",
         "self._progress",
@@ -410,6 +412,7 @@ def test_every_aws_call_site_exists_in_the_locked_botocore_models(project):
         "ec2",
         "eks",
         "service-quotas",
+        "kms",  # restore: the snapshot's key (infra/orchestration/snapshots.py)
     }
     print(f"{len(project.sites)} AWS call sites checked against botocore {botocore.__version__}")
 

@@ -35,6 +35,7 @@ CASES: dict[str, tuple[list[str] | None, list[str], list[str] | None]] = {
     "diff": ([], ["--env", "dev", "--onyl", "network"], ["--env", "staging"]),
     "status": ([], ["--nev", "dev"], ["--env", "staging"]),
     "destroy": ([], ["--env", "dev", "--yse"], ["--env", "staging"]),
+    "restore": ([], ["--env", "dev", "--snapshto", "x"], ["--env", "staging"]),
     "recover": (
         ["--env", "dev"],
         ["--env", "dev", "--stak", "x"],

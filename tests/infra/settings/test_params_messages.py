@@ -19,7 +19,7 @@ KEYS = (
 DATABASE_KEYS = (
     "allocated_storage_gib, app_username, backup_retention_days, deletion_protection, "
     "engine_version, instance_class, log_retention_days, master_username, "
-    "max_allocated_storage_gib, multi_az, name, port"
+    "max_allocated_storage_gib, multi_az, name, port, restore_snapshot"
 )
 RETENTIONS = "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192"
 RETENTIONS += ", 2557, 2922, 3288, 3653"
@@ -158,6 +158,13 @@ EXACT = [
     (
         "network: 3\n",
         "network: Input should be a valid dictionary or instance of NetworkSettings (got 3).",
+    ),
+    (
+        "database:\n  restore_snapshot: rds:gif-dev-2026-12-05-02-10\n",
+        "database.restore_snapshot: 'rds:gif-dev-2026-12-05-02-10' is not a manual DB "
+        "snapshot's identifier or ARN (a letter, then letters, digits and single hyphens); an "
+        "automated one (rds:...) goes with its retention: copy it first (aws rds "
+        "copy-db-snapshot) and name the copy (got 'rds:gif-dev-2026-12-05-02-10').",
     ),
     ("account_id: '12345'\n", "account_id: String should match pattern '^\\d{12}$' (got '12345')."),
 ]

@@ -41,6 +41,7 @@ DEFAULTS = {
         "app_username": "gif_app",
         "port": 5432,
         "log_retention_days": 30,
+        "restore_snapshot": "",  # a new, empty database
     },
     "cluster": {
         "kubernetes_version": "1.35",
@@ -113,6 +114,7 @@ VALID = {
     "database.app_username": "reader_2",
     "database.port": 1150,
     "database.log_retention_days": 1,
+    "database.restore_snapshot": "gif-dev-database-database-1abcdefgh2ijk",
     "cluster.kubernetes_version": "1.36",
     "cluster.support_type": "EXTENDED",
     "cluster.public_access_cidrs": ["203.0.114.0/24", "198.51.101.7/32"],
@@ -163,6 +165,7 @@ ALSO_VALID = [
     ("database.allocated_storage_gib", 65536),
     ("database.backup_retention_days", 1),
     ("database.port", 65535),
+    ("database.restore_snapshot", f"arn:aws:rds:eu-west-1:{'1' * 12}:snapshot:gif-prod-kept"),
     ("cluster.node_min_size", 2),
     ("cluster.node_max_size", 2),
     ("app.port", 1024),

@@ -346,3 +346,31 @@ def test_the_env_roles_and_the_execution_role_name_the_same_boundary():
                 assert role["Properties"]["PermissionsBoundary"] == expected
                 roles += 1
     assert roles == 12
+
+
+def test_the_deploy_role_can_restore_into_a_new_instance_and_never_over_one():
+    """`invoke restore` (infra/orchestration/restore.py): the snapshots, the live instance,
+    the key, a point-in-time restore into a new project instance; no instance modified."""
+    docs = documents(built(), "DeployRole")
+    rds = f"arn:aws:rds:{REGION}:{ACCOUNT}"
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0123abcd-4567-89ef-0123-456789abcdef"
+    tagged = {"aws:ResourceTag/project": "gif"}
+    requested = {"aws:RequestTag/project": "gif"}
+    for action, resource, context in (
+        ("rds:DescribeDBSnapshots", f"{rds}:snapshot:gif-prod-database-database-1a2b", {}),
+        ("rds:DescribeDBSnapshots", f"{rds}:snapshot:rds:gif-prod-2026-12-05-02-10", {}),
+        ("rds:DescribeDBInstances", f"{rds}:db:gif-prod", {}),
+        ("kms:DescribeKey", key, tagged),
+        ("rds:RestoreDBInstanceToPointInTime", f"{rds}:db:gif-prod-pitr-202612050130", requested),
+        ("rds:RestoreDBInstanceToPointInTime", f"{rds}:subgrp:gif-prod-db-sg-1a2b", requested),
+    ):
+        assert decide_all(docs, action, resource, context) == "Allow", (action, resource)
+    for action, resource, context in (
+        ("rds:RestoreDBInstanceToPointInTime", f"{rds}:db:other-db", requested),
+        ("rds:RestoreDBInstanceToPointInTime", f"{rds}:db:gif-prod-pitr-1", {}),  # untagged
+        ("kms:DescribeKey", key, {}),  # a key that isn't the project's
+        ("rds:ModifyDBInstance", f"{rds}:db:gif-prod", tagged),
+        ("rds:DeleteDBInstance", f"{rds}:db:gif-prod", tagged),
+        ("rds:RestoreDBInstanceFromDBSnapshot", f"{rds}:db:gif-prod", requested),
+    ):
+        assert decide_all(docs, action, resource, context) != "Allow", (action, resource)

@@ -75,8 +75,6 @@ NOT_GRANTED = {
     "firehose:TagDeliveryStream": "LogGroup delivery to Firehose: not used",
     "rds:CreateDBInstanceReadReplica": "DBInstance SourceDBInstanceIdentifier (read replica)",
     "rds:PromoteReadReplica": "read replicas: not used",
-    "rds:RestoreDBInstanceFromDBSnapshot": "restore-only path (DBSnapshotIdentifier): a restore "
-    "is a deliberate manual operation, not a deploy",
     "rds:RestoreDBInstanceToPointInTime": "restore-only path (point-in-time restore)",
     "rds:StartDBInstanceAutomatedBackupsReplication": "cross-Region backup replication: not used",
     "rds:StopDBInstanceAutomatedBackupsReplication": "cross-Region backup replication: not used",
@@ -320,7 +318,8 @@ def _context(kind: str, phase: str, action: str, resource: tuple[str, str]) -> d
     keys = catalogue.condition_keys(action, rtype)
     # The create handler's own resource is new to its creating and tagging calls only.
     name = action.split(":")[1]
-    creating = name.startswith(("Create", "Allocate")) or name in (
+    # (RestoreDBInstanceFromDBSnapshot creates the DB instance a restore's create handler makes)
+    creating = name.startswith(("Create", "Allocate", "Restore")) or name in (
         "AddTagsToResource",
         "TagResource",
     )

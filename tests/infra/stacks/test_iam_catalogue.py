@@ -45,6 +45,10 @@ UNTAGGED_WRITES = {
     ("rds:CreateDBSnapshot", "snapshot"): "the final snapshot, by name (gif-*); RDS copies the "
     "instance's tags onto it, they are not in the request",
     ("rds:CreateDBSnapshot", "snapshot-tenant-database"): "as the final snapshot",
+    # database.restore_snapshot: the create handler's restore reads its source by name (gif-*)
+    ("rds:RestoreDBInstanceFromDBSnapshot", "og"): "AWS's default option group",
+    ("rds:RestoreDBInstanceFromDBSnapshot", "snapshot"): "the source snapshot, by name (gif-*)",
+    ("rds:RestoreDBInstanceFromDBSnapshot", "cluster-snapshot"): "unused, by name (gif-*)",
 }
 
 
