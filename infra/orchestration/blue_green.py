@@ -1,0 +1,284 @@
+"""A PostgreSQL major-version upgrade through an RDS Blue/Green deployment, never by replacing
+the instance: create the deployment (the green copy on the new major, kept in sync), wait for
+it, switch over, and keep the old (blue) instance until the user asks `delete_blue` for it.
+
+Facts it depends on, and where they come from:
+- Operations, parameters, filters: botocore's rds model (2014-10-31): CreateBlueGreenDeployment
+  (BlueGreenDeploymentName `[a-zA-Z](?:-?[a-zA-Z0-9]+)*`, at most 60; Source = the ARN),
+  DescribeBlueGreenDeployments (filters blue-green-deployment-name, source, target...),
+  SwitchoverBlueGreenDeployment (SwitchoverTimeout in seconds, min 30, default 300; the
+  User Guide's "Switching a blue/green deployment" gives 30-3,600 s and says a switchover that
+  takes longer is rolled back), DeleteBlueGreenDeployment (DeleteTarget not allowed once
+  SWITCHOVER_COMPLETED).
+- Statuses (the model's BlueGreenDeployment.Status documentation, the same list in the API
+  Reference): PROVISIONING, AVAILABLE, SWITCHOVER_IN_PROGRESS, SWITCHOVER_COMPLETED,
+  INVALID_CONFIGURATION, SWITCHOVER_FAILED, DELETING. Tasks[].Status: PENDING, IN_PROGRESS,
+  COMPLETED, FAILED. The field is a plain string, so any status outside that list (a
+  PROVISIONING_FAILED, say) stops the wait as a failure instead of being waited on.
+- Switchover renames: the green instance takes the blue's identifier (and so its endpoint) and
+  the old blue is renamed with the suffix `-old1` (User Guide, "Switching a blue/green
+  deployment", switchover actions; moto 5.2 models the same). The old instance is read from the
+  deployment's Source ARN, which then names it.
+- Preconditions for RDS for PostgreSQL: infra/orchestration/blue_green_checks.py.
+
+What `invoke upgrade` must do after a switchover so the templates match reality: the database
+stack still names the same DBInstanceIdentifier, which RDS gave to the green instance, so no
+resource is replaced. Change `database.engine_version` in params/<env>.yaml to the new version
+(the parameter group's Family follows from it, infra/stacks/database.py) and deploy the
+database stack. AWS::RDS::DBInstance's schema (cfn-lint) and the CloudFormation User Guide:
+EngineVersion and DBParameterGroupName update with no interruption or some interruption, never
+by replacement; a major EngineVersion change needs AllowMajorVersionUpgrade: true in the same
+update, otherwise RDS refuses it. Since the instance already runs that version, the update
+only records it. A changed Family replaces the AWS::RDS::DBParameterGroup (a new group, then
+the instance is pointed at it): the instance keeps running; the new group must carry
+rds.logical_replication so the next blue/green stays possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from infra.cfn.waiting import Clock
+from infra.core.errors import BadInput, OperationFailed
+from infra.orchestration.blue_green_checks import (
+    check_ready,
+    find_instance,
+    problems_of,
+    rds_errors,
+)
+
+__all__ = ["BlueGreenOutcome", "check_ready", "delete_blue", "upgrade_major"]
+REAL_CLOCK = Clock()
+
+PROVISIONING = "PROVISIONING"
+AVAILABLE = "AVAILABLE"
+SWITCHOVER_IN_PROGRESS = "SWITCHOVER_IN_PROGRESS"
+SWITCHOVER_COMPLETED = "SWITCHOVER_COMPLETED"
+SWITCHOVER_TIMEOUT_S = 300  # AWS's default; within 30-3,600 s
+PROVISION_TIMEOUT_S = 8 * 3600  # copying a large database can take hours
+POLL_S = 30.0
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BlueGreenOutcome:
+    identifier: str  # BlueGreenDeploymentIdentifier
+    status: str  # final status, e.g. "SWITCHOVER_COMPLETED"
+    blue_instance_id: str  # the old instance, kept until `delete_blue`
+
+
+def deployment_name(instance_id: str, target_version: str) -> str:
+    """One name per (instance, target): how an interrupted upgrade finds its deployment."""
+    return f"{instance_id}-to-pg{target_version.replace('.', '-')}"[:60].rstrip("-")
+
+
+def instance_name(arn: str) -> str:
+    """arn:aws:rds:region:account:db:NAME -> NAME."""
+    return arn.rsplit(":", 1)[-1]
+
+
+def _find(rds, name: str, value: str) -> list[dict]:
+    with rds_errors("listing", "blue/green deployments"):
+        answer = rds.describe_blue_green_deployments(Filters=[{"Name": name, "Values": [value]}])
+    return answer["BlueGreenDeployments"]
+
+
+def _describe(rds, identifier: str) -> dict:
+    with rds_errors("reading", f"blue/green deployment {identifier}"):
+        return rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=identifier)[
+            "BlueGreenDeployments"
+        ][0]
+
+
+def _failure(deployment: dict, blue: str) -> OperationFailed:
+    status = deployment["Status"]
+    ident = deployment["BlueGreenDeploymentIdentifier"]
+    details = deployment.get("StatusDetails") or "RDS gave no details"
+    return OperationFailed(
+        f"blue/green deployment {deployment.get('BlueGreenDeploymentName', ident)} ({ident}) "
+        f"is {status}: {details}. The blue instance {blue} is untouched and still serving. "
+        f"Read why in `aws rds describe-events --source-type blue-green-deployment "
+        f"--source-identifier {ident}`, fix it, then delete the green copy (`aws rds "
+        f"delete-blue-green-deployment --blue-green-deployment-identifier {ident} "
+        "--delete-target`) and run the upgrade again."
+    )
+
+
+class _Progress:
+    """Says each status and task change once."""
+
+    def __init__(self, say: Say) -> None:
+        self._say = say
+        self._seen: dict[str, str] = {}
+
+    def report(self, deployment: dict) -> None:
+        name = deployment["BlueGreenDeploymentIdentifier"]
+        changes = [(name, deployment["Status"])] + [
+            (f"{name} task {task['Name']}", task["Status"]) for task in deployment.get("Tasks", [])
+        ]
+        for key, status in changes:
+            if self._seen.get(key) != status:
+                self._seen[key] = status
+                self._say(f"{key}: {status}")
+
+
+def _wait(
+    rds,
+    identifier: str,
+    *,
+    until: str,
+    waiting: frozenset[str],
+    timeout_s: float,
+    blue: str,
+    progress: _Progress,
+    clock: Clock,
+) -> dict:
+    deadline = clock.now() + timeout_s
+    while True:
+        deployment = _describe(rds, identifier)
+        progress.report(deployment)
+        status = deployment["Status"]
+        if status == until:
+            return deployment
+        if status not in waiting:
+            raise _failure(deployment, blue)
+        if clock.now() >= deadline:
+            raise OperationFailed(
+                f"timed out after {timeout_s / 60:g} min waiting for blue/green deployment "
+                f"{identifier} to reach {until} (still {status}). RDS carries on by itself; "
+                "run the upgrade again to keep waiting."
+            )
+        clock.sleep(POLL_S)
+
+
+def upgrade_major(
+    rds,
+    *,
+    instance_id: str,
+    target_version: str,
+    target_parameter_group: str | None,
+    say: Say,
+    clock: Clock = REAL_CLOCK,
+    tags: dict[str, str] | None = None,
+    switchover_timeout_s: int = SWITCHOVER_TIMEOUT_S,
+    provision_timeout_s: float = PROVISION_TIMEOUT_S,
+) -> BlueGreenOutcome:
+    """Create (or resume), wait until AVAILABLE, switch over, wait until SWITCHOVER_COMPLETED.
+
+    Never deletes or replaces anything: the old instance is kept (as `<id>-old1`)."""
+    progress = _Progress(say)
+    name = deployment_name(instance_id, target_version)
+    found = _find(rds, "blue-green-deployment-name", name)
+    if found:
+        deployment = found[0]
+        say(f"resuming blue/green deployment {name} ({deployment['Status']})")
+    else:
+        deployment = _create(
+            rds, instance_id, target_version, target_parameter_group, name, tags or {}, say
+        )
+    identifier = deployment["BlueGreenDeploymentIdentifier"]
+    blue = instance_name(deployment["Source"])
+    progress.report(deployment)
+    if deployment["Status"] in (PROVISIONING, AVAILABLE):
+        _wait(
+            rds,
+            identifier,
+            until=AVAILABLE,
+            waiting=frozenset({PROVISIONING}),
+            timeout_s=provision_timeout_s,
+            blue=blue,
+            progress=progress,
+            clock=clock,
+        )
+        say(f"switching over {identifier} (timeout {switchover_timeout_s} s)")
+        with rds_errors("switching over", f"blue/green deployment {identifier}"):
+            rds.switchover_blue_green_deployment(
+                BlueGreenDeploymentIdentifier=identifier, SwitchoverTimeout=switchover_timeout_s
+            )
+    final = _wait(
+        rds,
+        identifier,
+        until=SWITCHOVER_COMPLETED,
+        waiting=frozenset({SWITCHOVER_IN_PROGRESS}),
+        timeout_s=switchover_timeout_s + 600,
+        blue=blue,
+        progress=progress,
+        clock=clock,
+    )
+    old = instance_name(final["Source"])
+    say(f"{instance_id} now runs PostgreSQL {target_version}; the old instance {old} is kept")
+    return BlueGreenOutcome(identifier, final["Status"], old)
+
+
+def _create(rds, instance_id, target_version, parameter_group, name, tags, say) -> dict:
+    instance = find_instance(rds, instance_id)
+    if instance is None:
+        raise BadInput(f"DB instance {instance_id} does not exist; deploy the database first.")
+    others = _find(rds, "source", instance["DBInstanceArn"])
+    if others:
+        other = others[0]
+        raise BadInput(
+            f"DB instance {instance_id} already has blue/green deployment "
+            f"{other.get('BlueGreenDeploymentName')} ({other['BlueGreenDeploymentIdentifier']}, "
+            f"{other['Status']}) for another change; switch it over or delete it first."
+        )
+    problems = problems_of(rds, instance, target_version)
+    if problems:
+        raise BadInput(
+            f"{instance_id} is not ready for a blue/green upgrade: " + " ".join(problems)
+        )
+    group = {"TargetDBParameterGroupName": parameter_group} if parameter_group else {}
+    if not parameter_group:
+        say("no target parameter group: RDS gives the green instance its default group")
+    say(f"creating blue/green deployment {name}: {instance_id} -> PostgreSQL {target_version}")
+    with rds_errors("creating", f"blue/green deployment {name}"):
+        return rds.create_blue_green_deployment(
+            BlueGreenDeploymentName=name,
+            Source=instance["DBInstanceArn"],
+            TargetEngineVersion=target_version,
+            Tags=[{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+            **group,
+        )["BlueGreenDeployment"]
+
+
+def delete_blue(rds, *, identifier: str, say: Say) -> str:
+    """Delete the old instance of a switched-over deployment (final snapshot first), then the
+    deployment object. Never the current instance. Returns the final snapshot's name."""
+    deployment = _describe(rds, identifier)
+    status = deployment["Status"]
+    if status != SWITCHOVER_COMPLETED:
+        raise BadInput(
+            f"blue/green deployment {identifier} is {status}, not {SWITCHOVER_COMPLETED}: its "
+            "blue instance is still the one serving and is not deleted."
+        )
+    blue, current = instance_name(deployment["Source"]), instance_name(deployment["Target"])
+    if blue == current:
+        raise OperationFailed(
+            f"blue/green deployment {identifier} names {blue} as both old and current "
+            "instance; nothing deleted. Check it with `aws rds describe-blue-green-deployments`."
+        )
+    snapshot = f"{blue}-final-{identifier}"
+    instance = find_instance(rds, blue)
+    if instance is None:
+        say(f"{blue} is already gone")
+    elif instance["DBInstanceStatus"] != "deleting":
+        if instance.get("DeletionProtection"):
+            say(f"turning off deletion protection on the old instance {blue}")
+            with rds_errors("modifying", f"DB instance {blue}"):
+                rds.modify_db_instance(
+                    DBInstanceIdentifier=blue, DeletionProtection=False, ApplyImmediately=True
+                )
+        say(f"deleting the old instance {blue} (final snapshot {snapshot}); {current} stays")
+        with rds_errors("deleting", f"DB instance {blue}"):
+            rds.delete_db_instance(
+                DBInstanceIdentifier=blue,
+                SkipFinalSnapshot=False,
+                FinalDBSnapshotIdentifier=snapshot,
+                DeleteAutomatedBackups=False,
+            )
+    with rds_errors("deleting", f"blue/green deployment {identifier}"):
+        rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=identifier)
+    say(f"blue/green deployment {identifier} deleted")
+    return snapshot
