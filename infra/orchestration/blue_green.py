@@ -76,7 +76,7 @@ def deployment_name(instance_id: str, target_version: str) -> str:
 
 def instance_name(arn: str) -> str:
     """arn:aws:rds:region:account:db:NAME -> NAME."""
-    return arn.rsplit(":", 1)[-1]
+    return arn.split(":")[-1]
 
 
 def _find(rds, name: str, value: str) -> list[dict]:

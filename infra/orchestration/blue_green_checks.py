@@ -21,8 +21,7 @@ def _major(version: str) -> int:
 
 
 def _minor(version: str) -> int:
-    parts = version.split(".")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return int(version.split(".")[1])  # RDS for PostgreSQL versions are MAJOR.MINOR
 
 
 @contextmanager

@@ -6,6 +6,8 @@ path against it over HTTP (test_against_moto)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
@@ -551,35 +553,46 @@ def test_a_target_that_is_not_a_newer_major_is_a_problem(rds, target):
     assert problem.startswith(f"{target} is not a newer major than {INSTANCE}'s 17.6")
 
 
-@pytest.mark.parametrize(
-    ("source", "least"), [("15.3", "15.4"), ("14.8", "14.9"), ("16.0", "16.1")]
-)
-def test_a_source_minor_too_old_for_blue_green_is_a_problem(rds, source, least):
-    ready(rds, EngineVersion=source)
+# User Guide, "PostgreSQL replication methods for blue/green deployments": the lowest source of
+# each major from which a major upgrade through blue/green is supported (16.1 and later majors).
+LOWEST_SOURCES = ["11.21", "12.16", "13.12", "14.9", "15.4", "16.1", "17.0"]
+
+
+def expect_parameters(rds) -> None:
     rds.stubber.add_response(
         "describe_db_parameters",
         {"Parameters": [{"ParameterName": "rds.logical_replication", "ParameterValue": "1"}]},
         {"DBParameterGroupName": GROUP, "Source": "user"},
     )
 
+
+@pytest.mark.parametrize("lowest", LOWEST_SOURCES[:-1])
+def test_a_source_minor_below_the_documented_one_is_a_problem(rds, lowest):
+    major, minor = lowest.split(".")
+    source = f"{major}.{int(minor) - 1}"
+    rds.stubber.add_response(
+        "describe_db_instances", instance(EngineVersion=source), {"DBInstanceIdentifier": INSTANCE}
+    )
+    expect_parameters(rds)
+
     [problem] = blue_green.check_ready(rds, INSTANCE, TARGET)
 
-    assert f"through blue/green only from {least}" in problem
+    assert f"through blue/green only from {lowest}" in problem
+    assert f"in place to the newest {major}.x first" in problem
 
 
-def test_the_lowest_supported_source_minor_passes(rds):
-    ready(rds, EngineVersion="15.4")
+@pytest.mark.parametrize("lowest", LOWEST_SOURCES)
+def test_the_lowest_documented_source_minor_passes(rds, lowest):
+    rds.stubber.add_response(
+        "describe_db_instances", instance(EngineVersion=lowest), {"DBInstanceIdentifier": INSTANCE}
+    )
     rds.stubber.add_response(
         "describe_db_engine_versions",
         {"DBEngineVersions": [{"ValidUpgradeTarget": [{"EngineVersion": TARGET,
                                                        "IsMajorVersionUpgrade": True}]}]},
-        {"Engine": "postgres", "EngineVersion": "15.4"},
+        {"Engine": "postgres", "EngineVersion": lowest},
     )  # fmt: skip
-    rds.stubber.add_response(
-        "describe_db_parameters",
-        {"Parameters": [{"ParameterName": "rds.logical_replication", "ParameterValue": "1"}]},
-        {"DBParameterGroupName": GROUP, "Source": "user"},
-    )
+    expect_parameters(rds)
 
     assert blue_green.check_ready(rds, INSTANCE, TARGET) == []
 
@@ -677,3 +690,10 @@ def test_against_moto(moto: MotoServer):
     [kept] = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
     assert kept["DBInstanceIdentifier"] == f"{INSTANCE}-old1"
     assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+
+
+def test_an_outcome_cannot_be_changed_after_the_fact():
+    outcome = BlueGreenOutcome(IDENT, "SWITCHOVER_COMPLETED", f"{INSTANCE}-old1")
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.blue_instance_id = INSTANCE  # type: ignore[misc]
