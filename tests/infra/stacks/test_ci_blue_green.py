@@ -67,7 +67,7 @@ def test_the_green_may_use_only_the_projects_keys_and_only_through_rds(deploy):
         ("rds:SwitchoverBlueGreenDeployment", DEPLOYMENT, None),
         ("rds:DeleteBlueGreenDeployment", DEPLOYMENT, {"aws:ResourceTag/project": "other"}),
         ("rds:CreateBlueGreenDeployment", f"{RDS}:deployment:bgd-new", None),
-        ("rds:CreateBlueGreenDeployment", f"{RDS}:db:other-prod", TAGGED),
+        ("rds:CreateBlueGreenDeployment", f"{RDS}:pg:other-postgres18", TAGGED),
         ("rds:ModifyDBInstance", f"{RDS}:db:other-prod", None),
         ("rds:CreateDBInstanceReadReplica", f"{RDS}:subgrp:other", TAGGED),
         ("rds:CreateDBSnapshot", f"{RDS}:snapshot:gif-prod-manual", None),
