@@ -21,17 +21,29 @@ Facts it depends on, and where they come from:
   deployment's Source ARN, which then names it.
 - Preconditions for RDS for PostgreSQL: infra/orchestration/blue_green_checks.py.
 
-What `invoke upgrade` must do after a switchover so the templates match reality: the database
-stack still names the same DBInstanceIdentifier, which RDS gave to the green instance, so no
-resource is replaced. Change `database.engine_version` in params/<env>.yaml to the new version
-(the parameter group's Family follows from it, infra/stacks/database.py) and deploy the
-database stack. AWS::RDS::DBInstance's schema (cfn-lint) and the CloudFormation User Guide:
-EngineVersion and DBParameterGroupName update with no interruption or some interruption, never
-by replacement; a major EngineVersion change needs AllowMajorVersionUpgrade: true in the same
-update, otherwise RDS refuses it. Since the instance already runs that version, the update
-only records it. A changed Family replaces the AWS::RDS::DBParameterGroup (a new group, then
-the instance is pointed at it): the instance keeps running; the new group must carry
-rds.logical_replication so the next blue/green stays possible.
+Before it can run at all: RDS blue/green deployments don't support a master password managed
+in Secrets Manager (User Guide, blue/green limitations; the Secrets Manager integration's
+limitations say the same), and gifstack's instance uses ManageMasterUserPassword. check_ready
+says so; README, Day 2, says the ways forward.
+
+Around the switchover (`invoke upgrade`'s part):
+- IAM database authentication: rds-db:connect ARNs name the instance's DbiResourceId, and the
+  green is a new instance with its own. Before switching over, the app's role must be allowed
+  the green's resource id too (`before_switchover` hands it over: a workload deploy), or the
+  app's new connections are refused from the switchover until the stacks are redeployed.
+- After it, so the templates match reality: the database stack still names the same
+  DBInstanceIdentifier, which RDS gave to the green, so nothing is replaced. Set
+  `database.engine_version` to the new version (the parameter group's Family follows) and deploy
+  the database stack, then the workload stack (the new DatabaseResourceId output). From
+  AWS::RDS::DBInstance's schema (cfn-lint): EngineVersion and DBParameterGroupName are not
+  create-only, so they update in place, never by replacement; AllowMajorVersionUpgrade is
+  required when EngineVersion names another major than the instance's current one: after the
+  switchover it is already on that major, so the update only records it (setting
+  AllowMajorVersionUpgrade: true in that deploy costs nothing: "doesn't result in an outage").
+  A new Family replaces the AWS::RDS::DBParameterGroup (Family is create-only) and points the
+  instance at the new group; the schema says an instance whose group has static parameters
+  (rds.logical_replication is one) reboots on such an update: a short interruption, to be
+  said in the plan's row. Then drop `database.upgrade_target_version`.
 """
 
 from __future__ import annotations
@@ -48,7 +60,13 @@ from infra.orchestration.blue_green_checks import (
     rds_errors,
 )
 
-__all__ = ["BlueGreenOutcome", "check_ready", "delete_blue", "upgrade_major"]
+__all__ = [
+    "BlueGreenOutcome",
+    "GreenInstance",
+    "check_ready",
+    "delete_blue",
+    "upgrade_major",
+]
 REAL_CLOCK = Clock()
 
 PROVISIONING = "PROVISIONING"
@@ -67,6 +85,12 @@ class BlueGreenOutcome:
     identifier: str  # BlueGreenDeploymentIdentifier
     status: str  # final status, e.g. "SWITCHOVER_COMPLETED"
     blue_instance_id: str  # the old instance, kept until `delete_blue`
+
+
+@dataclass(frozen=True)
+class GreenInstance:
+    instance_id: str  # RDS's name for it until the switchover (`<id>-green-xxxxxx`)
+    resource_id: str  # DbiResourceId: what rds-db:connect ARNs name; it keeps it afterwards
 
 
 def deployment_name(instance_id: str, target_version: str) -> str:
@@ -164,9 +188,13 @@ def upgrade_major(
     tags: dict[str, str] | None = None,
     switchover_timeout_s: int = SWITCHOVER_TIMEOUT_S,
     provision_timeout_s: float = PROVISION_TIMEOUT_S,
+    before_switchover: Callable[[GreenInstance], None] | None = None,
 ) -> BlueGreenOutcome:
     """Create (or resume), wait until AVAILABLE, switch over, wait until SWITCHOVER_COMPLETED.
 
+    `before_switchover` runs once the green is in sync, before the switchover (not when an
+    interrupted run is resumed after it): where the caller lets the app's IAM role connect to
+    the green's DbiResourceId too (see the module docstring). If it raises, nothing switches.
     Never deletes or replaces anything: the old instance is kept (as `<id>-old1`)."""
     progress = _Progress(say)
     name = deployment_name(instance_id, target_version)
@@ -182,7 +210,7 @@ def upgrade_major(
     blue = instance_name(deployment["Source"])
     progress.report(deployment)
     if deployment["Status"] in (PROVISIONING, AVAILABLE):
-        _wait(
+        ready = _wait(
             rds,
             identifier,
             until=AVAILABLE,
@@ -192,6 +220,8 @@ def upgrade_major(
             progress=progress,
             clock=clock,
         )
+        if before_switchover is not None:
+            before_switchover(green_instance(rds, ready))
         say(f"switching over {identifier} (timeout {switchover_timeout_s} s)")
         with rds_errors("switching over", f"blue/green deployment {identifier}"):
             rds.switchover_blue_green_deployment(
@@ -210,6 +240,18 @@ def upgrade_major(
     old = instance_name(final["Source"])
     say(f"{instance_id} now runs PostgreSQL {target_version}; the old instance {old} is kept")
     return BlueGreenOutcome(identifier, final["Status"], old)
+
+
+def green_instance(rds, deployment: dict) -> GreenInstance:
+    """The green of a deployment before switchover: its identifier and DbiResourceId."""
+    name = instance_name(deployment["Target"])
+    found = find_instance(rds, name)
+    if found is None:
+        raise OperationFailed(
+            f"the green instance {name} of blue/green deployment "
+            f"{deployment['BlueGreenDeploymentIdentifier']} does not exist; nothing switched."
+        )
+    return GreenInstance(name, found["DbiResourceId"])
 
 
 def _create(rds, instance_id, target_version, parameter_group, name, tags, say) -> dict:

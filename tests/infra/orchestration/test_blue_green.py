@@ -296,6 +296,61 @@ def test_a_switchover_that_never_ends_times_out(rds):
         run(rds)
 
 
+def expect_green(rds, resource_id: str = "db-GREEN0123456789ABCDEFGHIJ") -> None:
+    green = instance(DBInstanceIdentifier=f"{INSTANCE}-green-abcdef", DbiResourceId=resource_id)
+    rds.stubber.add_response(
+        "describe_db_instances", green, {"DBInstanceIdentifier": f"{INSTANCE}-green-abcdef"}
+    )
+
+
+def test_before_switchover_gets_the_green_and_its_resource_id(rds):
+    expect_create(rds)
+    by_id(rds, deployment("AVAILABLE"))
+    expect_green(rds)
+    expect_switchover(rds)
+    by_id(rds, deployment("SWITCHOVER_COMPLETED"))
+    seen: list[blue_green.GreenInstance] = []
+
+    run(rds, before_switchover=seen.append)
+
+    assert seen == [
+        blue_green.GreenInstance(f"{INSTANCE}-green-abcdef", "db-GREEN0123456789ABCDEFGHIJ")
+    ]
+
+
+def test_a_failing_before_switchover_switches_nothing(rds):
+    expect_create(rds)
+    by_id(rds, deployment("AVAILABLE"))
+    expect_green(rds)
+
+    def refuse(green):
+        raise OperationFailed("the workload deploy failed")
+
+    with pytest.raises(OperationFailed, match="the workload deploy failed"):
+        run(rds, before_switchover=refuse)  # the Stubber refuses any switchover call
+
+
+def test_a_missing_green_switches_nothing(rds):
+    expect_create(rds)
+    by_id(rds, deployment("AVAILABLE"))
+    rds.stubber.add_client_error(
+        "describe_db_instances", service_error_code="DBInstanceNotFound", http_status_code=404
+    )
+
+    with pytest.raises(OperationFailed, match=f"green instance {INSTANCE}-green-abcdef of"):
+        run(rds, before_switchover=lambda green: None)
+
+
+def test_a_resumed_switchover_does_not_call_before_switchover_again(rds):
+    by_name(rds, deployment("SWITCHOVER_IN_PROGRESS"))
+    by_id(rds, deployment("SWITCHOVER_COMPLETED"))
+    seen: list = []
+
+    run(rds, before_switchover=seen.append)
+
+    assert seen == []
+
+
 # --- resuming --------------------------------------------------------------------------------
 
 
@@ -697,3 +752,6 @@ def test_an_outcome_cannot_be_changed_after_the_fact():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         outcome.blue_instance_id = INSTANCE  # type: ignore[misc]
+    green = blue_green.GreenInstance(f"{INSTANCE}-green-abcdef", "db-X")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        green.resource_id = "db-Y"  # type: ignore[misc]
