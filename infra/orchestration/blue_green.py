@@ -73,6 +73,7 @@ PROVISIONING = "PROVISIONING"
 AVAILABLE = "AVAILABLE"
 SWITCHOVER_IN_PROGRESS = "SWITCHOVER_IN_PROGRESS"
 SWITCHOVER_COMPLETED = "SWITCHOVER_COMPLETED"
+DELETING = "DELETING"
 SWITCHOVER_TIMEOUT_S = 300  # AWS's default; within 30-3,600 s
 PROVISION_TIMEOUT_S = 8 * 3600  # copying a large database can take hours
 POLL_S = 30.0
@@ -120,6 +121,12 @@ def _failure(deployment: dict, blue: str) -> OperationFailed:
     status = deployment["Status"]
     ident = deployment["BlueGreenDeploymentIdentifier"]
     details = deployment.get("StatusDetails") or "RDS gave no details"
+    if status == DELETING:
+        return OperationFailed(
+            f"blue/green deployment {deployment.get('BlueGreenDeploymentName', ident)} "
+            f"({ident}) is being deleted; the blue instance {blue} is untouched and still "
+            "serving. Wait until it is gone, then run the upgrade again."
+        )
     return OperationFailed(
         f"blue/green deployment {deployment.get('BlueGreenDeploymentName', ident)} ({ident}) "
         f"is {status}: {details}. The blue instance {blue} is untouched and still serving. "
@@ -266,7 +273,7 @@ def _create(rds, instance_id, target_version, parameter_group, name, tags, say) 
             f"{other.get('BlueGreenDeploymentName')} ({other['BlueGreenDeploymentIdentifier']}, "
             f"{other['Status']}) for another change; switch it over or delete it first."
         )
-    problems = problems_of(rds, instance, target_version)
+    problems = problems_of(rds, instance, target_version, parameter_group)
     if problems:
         raise BadInput(
             f"{instance_id} is not ready for a blue/green upgrade: " + " ".join(problems)

@@ -46,16 +46,20 @@ def find_instance(rds, instance_id: str) -> dict | None:
         raise translate(exc, "reading", f"DB instance {instance_id}") from exc
 
 
-def check_ready(rds, instance_id: str, target_version: str) -> list[str]:
+def check_ready(
+    rds, instance_id: str, target_version: str, target_parameter_group: str | None = None
+) -> list[str]:
     """Read-only: what stops a blue/green major upgrade of this instance, each with its fix
     (empty: ready). Sources in each message's comment."""
     instance = find_instance(rds, instance_id)
     if instance is None:
         return [f"DB instance {instance_id} does not exist: deploy the database stack first."]
-    return problems_of(rds, instance, target_version)
+    return problems_of(rds, instance, target_version, target_parameter_group)
 
 
-def problems_of(rds, instance: dict, target_version: str) -> list[str]:
+def problems_of(
+    rds, instance: dict, target_version: str, target_parameter_group: str | None = None
+) -> list[str]:
     instance_id = instance["DBInstanceIdentifier"]
     source = instance["EngineVersion"]
     problems = []
@@ -76,7 +80,26 @@ def problems_of(rds, instance: dict, target_version: str) -> list[str]:
         )
     problems += _version_problems(rds, instance_id, source, target_version)
     problems += _parameter_problems(rds, instance_id, instance["DBParameterGroups"][0])
+    if target_parameter_group:
+        problems += _target_group_problems(rds, target_parameter_group, target_version)
     return problems
+
+
+def _target_group_problems(rds, name: str, target: str) -> list[str]:
+    """The green's group must exist and be of the target major's family (botocore's model:
+    TargetDBParameterGroupName; DBParameterGroup.DBParameterGroupFamily)."""
+    family = f"postgres{_major(target)}"
+    fix = f"set database.upgrade_target_version: {target} in params/<env>.yaml and deploy"
+    try:
+        groups = rds.describe_db_parameter_groups(DBParameterGroupName=name)["DBParameterGroups"]
+    except AWS_ERRORS as exc:
+        if _error_code(exc) == "DBParameterGroupNotFound":
+            return [f"the green's parameter group {name} does not exist: {fix}."]
+        raise translate(exc, "reading", f"parameter group {name}") from exc
+    found = groups[0]["DBParameterGroupFamily"]
+    if found != family:
+        return [f"the green's parameter group {name} is of family {found}, not {family}: {fix}."]
+    return []
 
 
 def _version_problems(rds, instance_id: str, source: str, target: str) -> list[str]:

@@ -38,7 +38,7 @@ def add_deploy_blue_green_policy(stack: StackTemplate, role: Role) -> None:
             Effect=Allow,
             Action=[
                 *actions("rds", "DescribeDBInstances"),
-                *actions("rds", "DescribeDBParameters"),
+                *actions("rds", "DescribeDBParameters DescribeDBParameterGroups"),
                 *actions("rds", "DescribeBlueGreenDeployments"),
             ],
             Resource=[ours["db"], ours["pg"], deployments],

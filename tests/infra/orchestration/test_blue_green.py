@@ -146,6 +146,8 @@ def expect_create(rds, parameter_group: str | None = "gif-prod-pg18") -> None:
         {"Parameters": [{"ParameterName": "rds.logical_replication", "ParameterValue": "1"}]},
         {"DBParameterGroupName": GROUP, "Source": "user"},
     )
+    if parameter_group:
+        expect_target_group(rds, parameter_group)
     request = {
         "BlueGreenDeploymentName": NAME,
         "Source": ARN,
@@ -158,6 +160,14 @@ def expect_create(rds, parameter_group: str | None = "gif-prod-pg18") -> None:
         "create_blue_green_deployment",
         {"BlueGreenDeployment": deployment("PROVISIONING")},
         request,
+    )
+
+
+def expect_target_group(rds, name: str = "gif-prod-pg18", family: str = "postgres18") -> None:
+    rds.stubber.add_response(
+        "describe_db_parameter_groups",
+        {"DBParameterGroups": [{"DBParameterGroupName": name, "DBParameterGroupFamily": family}]},
+        {"DBParameterGroupName": name},
     )
 
 
@@ -419,6 +429,8 @@ def test_a_source_that_is_not_ready_is_refused_before_anything_is_created(rds):
         {"Parameters": [{"ParameterName": "rds.logical_replication", "ParameterValue": "1"}]},
         {"DBParameterGroupName": GROUP, "Source": "user"},
     )
+
+    expect_target_group(rds)
 
     with pytest.raises(BadInput) as caught:
         run(rds)
@@ -755,3 +767,57 @@ def test_an_outcome_cannot_be_changed_after_the_fact():
     green = blue_green.GreenInstance(f"{INSTANCE}-green-abcdef", "db-X")
     with pytest.raises(dataclasses.FrozenInstanceError):
         green.resource_id = "db-Y"  # type: ignore[misc]
+
+
+def test_a_deployment_being_deleted_is_waited_out_not_resumed(rds):
+    by_name(rds, deployment("DELETING"))
+    by_id(rds, deployment("DELETING"))
+
+    with pytest.raises(OperationFailed) as caught:
+        run(rds)
+
+    assert f"({IDENT}) is being deleted" in caught.value.message
+    assert "Wait until it is gone, then run the upgrade again" in caught.value.message
+    assert "--delete-target" not in caught.value.message
+
+
+def test_the_greens_parameter_group_of_the_target_family_passes(rds):
+    ready(rds)
+    expect_target_group(rds)
+
+    assert blue_green.check_ready(rds, INSTANCE, TARGET, "gif-prod-pg18") == []
+
+
+def test_the_greens_parameter_group_of_another_family_is_a_problem(rds):
+    ready(rds)
+    expect_target_group(rds, family="postgres17")
+
+    [problem] = blue_green.check_ready(rds, INSTANCE, TARGET, "gif-prod-pg18")
+
+    assert problem == (
+        "the green's parameter group gif-prod-pg18 is of family postgres17, not postgres18: "
+        f"set database.upgrade_target_version: {TARGET} in params/<env>.yaml and deploy."
+    )
+
+
+def test_a_missing_green_parameter_group_is_a_problem(rds):
+    ready(rds)
+    rds.stubber.add_client_error(
+        "describe_db_parameter_groups",
+        service_error_code="DBParameterGroupNotFound",
+        http_status_code=404,
+    )
+
+    [problem] = blue_green.check_ready(rds, INSTANCE, TARGET, "gif-prod-pg18")
+
+    assert problem.startswith("the green's parameter group gif-prod-pg18 does not exist")
+
+
+def test_other_errors_reading_the_green_parameter_group_are_failures(rds):
+    ready(rds)
+    rds.stubber.add_client_error(
+        "describe_db_parameter_groups", service_error_code="AccessDenied", http_status_code=403
+    )
+
+    with pytest.raises(OperationFailed, match="reading parameter group gif-prod-pg18"):
+        blue_green.check_ready(rds, INSTANCE, TARGET, "gif-prod-pg18")

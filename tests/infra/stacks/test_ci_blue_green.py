@@ -27,6 +27,7 @@ def deploy() -> list[dict]:
         ("rds:DescribeDBInstances", f"{RDS}:db:gif-prod", None),
         ("rds:DescribeDBParameters", f"{RDS}:pg:gif-prod-database-databaseparametergroup-x", None),
         ("rds:DescribeBlueGreenDeployments", DEPLOYMENT, None),
+        ("rds:DescribeDBParameterGroups", f"{RDS}:pg:gif-prod-postgres18", None),
         ("rds:DescribeDBEngineVersions", "*", None),
         ("rds:CreateBlueGreenDeployment", f"{RDS}:deployment:bgd-new", TAGGED),
         ("rds:CreateBlueGreenDeployment", f"{RDS}:db:gif-prod", TAGGED),
