@@ -161,6 +161,7 @@ def _wait(
     *,
     until: str,
     waiting: frozenset[str],
+    also_done: frozenset[str] = frozenset(),
     timeout_s: float,
     blue: str,
     progress: _Progress,
@@ -171,7 +172,7 @@ def _wait(
         deployment = _describe(rds, identifier)
         progress.report(deployment)
         status = deployment["Status"]
-        if status == until:
+        if status == until or status in also_done:
             return deployment
         if status not in waiting:
             raise _failure(deployment, blue)
@@ -199,6 +200,8 @@ def upgrade_major(
 ) -> BlueGreenOutcome:
     """Create (or resume), wait until AVAILABLE, switch over, wait until SWITCHOVER_COMPLETED.
 
+    `tags` for the deployment: the instance's own by default (its project tag is what the
+    deploy role may create deployments with, infra/stacks/ci_blue_green.py).
     `before_switchover` runs once the green is in sync, before the switchover (not when an
     interrupted run is resumed after it): where the caller lets the app's IAM role connect to
     the green's DbiResourceId too (see the module docstring). If it raises, nothing switches.
@@ -211,7 +214,7 @@ def upgrade_major(
         say(f"resuming blue/green deployment {name} ({deployment['Status']})")
     else:
         deployment = _create(
-            rds, instance_id, target_version, target_parameter_group, name, tags or {}, say
+            rds, instance_id, target_version, target_parameter_group, name, tags, say
         )
     identifier = deployment["BlueGreenDeploymentIdentifier"]
     blue = instance_name(deployment["Source"])
@@ -222,18 +225,15 @@ def upgrade_major(
             identifier,
             until=AVAILABLE,
             waiting=frozenset({PROVISIONING}),
+            # switched over meanwhile by someone else (the console): wait for that instead
+            also_done=frozenset({SWITCHOVER_IN_PROGRESS, SWITCHOVER_COMPLETED}),
             timeout_s=provision_timeout_s,
             blue=blue,
             progress=progress,
             clock=clock,
         )
-        if before_switchover is not None:
-            before_switchover(green_instance(rds, ready))
-        say(f"switching over {identifier} (timeout {switchover_timeout_s} s)")
-        with rds_errors("switching over", f"blue/green deployment {identifier}"):
-            rds.switchover_blue_green_deployment(
-                BlueGreenDeploymentIdentifier=identifier, SwitchoverTimeout=switchover_timeout_s
-            )
+        if ready["Status"] == AVAILABLE:
+            _switch_over(rds, ready, switchover_timeout_s, before_switchover, say)
     final = _wait(
         rds,
         identifier,
@@ -249,6 +249,17 @@ def upgrade_major(
     return BlueGreenOutcome(identifier, final["Status"], old)
 
 
+def _switch_over(rds, ready: dict, timeout_s: int, before_switchover, say: Say) -> None:
+    identifier = ready["BlueGreenDeploymentIdentifier"]
+    if before_switchover is not None:
+        before_switchover(green_instance(rds, ready))
+    say(f"switching over {identifier} (timeout {timeout_s} s)")
+    with rds_errors("switching over", f"blue/green deployment {identifier}"):
+        rds.switchover_blue_green_deployment(
+            BlueGreenDeploymentIdentifier=identifier, SwitchoverTimeout=timeout_s
+        )
+
+
 def green_instance(rds, deployment: dict) -> GreenInstance:
     """The green of a deployment before switchover: its identifier and DbiResourceId."""
     name = instance_name(deployment["Target"])
@@ -259,6 +270,14 @@ def green_instance(rds, deployment: dict) -> GreenInstance:
             f"{deployment['BlueGreenDeploymentIdentifier']} does not exist; nothing switched."
         )
     return GreenInstance(name, found["DbiResourceId"])
+
+
+def _own_tags(instance: dict) -> dict[str, str]:
+    return {
+        tag["Key"]: tag["Value"]
+        for tag in instance.get("TagList", [])
+        if not tag["Key"].startswith("aws:")
+    }
 
 
 def _create(rds, instance_id, target_version, parameter_group, name, tags, say) -> dict:
@@ -278,6 +297,9 @@ def _create(rds, instance_id, target_version, parameter_group, name, tags, say) 
         raise BadInput(
             f"{instance_id} is not ready for a blue/green upgrade: " + " ".join(problems)
         )
+    # The deployment carries the instance's own tags unless told otherwise (the project tag is
+    # what the deploy role may create it with); "aws:" keys are AWS's, no caller may set them.
+    labels = tags if tags is not None else _own_tags(instance)
     group = {"TargetDBParameterGroupName": parameter_group} if parameter_group else {}
     if not parameter_group:
         say("no target parameter group: RDS gives the green instance its default group")
@@ -287,7 +309,7 @@ def _create(rds, instance_id, target_version, parameter_group, name, tags, say) 
             BlueGreenDeploymentName=name,
             Source=instance["DBInstanceArn"],
             TargetEngineVersion=target_version,
-            Tags=[{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+            Tags=[{"Key": key, "Value": value} for key, value in sorted(labels.items())],
             **group,
         )["BlueGreenDeployment"]
 

@@ -821,3 +821,61 @@ def test_other_errors_reading_the_green_parameter_group_are_failures(rds):
 
     with pytest.raises(OperationFailed, match="reading parameter group gif-prod-pg18"):
         blue_green.check_ready(rds, INSTANCE, TARGET, "gif-prod-pg18")
+
+
+def test_without_tags_the_deployment_carries_the_instances_own_but_not_awss(rds):
+    by_name(rds)
+    own = [
+        {"Key": "project", "Value": "gif"},
+        {"Key": "env", "Value": "prod"},
+        {"Key": "aws:cloudformation:stack-name", "Value": "gif-prod-database"},
+    ]
+    rds.stubber.add_response(
+        "describe_db_instances", instance(TagList=own), {"DBInstanceIdentifier": INSTANCE}
+    )
+    rds.stubber.add_response(
+        "describe_blue_green_deployments",
+        listed(),
+        {"Filters": [{"Name": "source", "Values": [ARN]}]},
+    )
+    rds.stubber.add_response(
+        "describe_db_engine_versions",
+        {"DBEngineVersions": [{"ValidUpgradeTarget": [{"EngineVersion": TARGET,
+                                                       "IsMajorVersionUpgrade": True}]}]},
+        {"Engine": "postgres", "EngineVersion": "17.6"},
+    )  # fmt: skip
+    expect_parameters(rds)
+    rds.stubber.add_response(
+        "create_blue_green_deployment",
+        {"BlueGreenDeployment": deployment("PROVISIONING")},
+        {
+            "BlueGreenDeploymentName": NAME,
+            "Source": ARN,
+            "TargetEngineVersion": TARGET,
+            "Tags": [{"Key": "env", "Value": "prod"}, {"Key": "project", "Value": "gif"}],
+        },
+    )
+    by_id(rds, deployment("AVAILABLE"))
+    expect_switchover(rds)
+    by_id(rds, deployment("SWITCHOVER_COMPLETED"))
+
+    blue_green.upgrade_major(
+        rds,
+        instance_id=INSTANCE,
+        target_version=TARGET,
+        target_parameter_group=None,
+        say=lambda line: None,
+        clock=FakeClock().clock(),
+    )
+
+
+@pytest.mark.parametrize("meanwhile", ["SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"])
+def test_a_switchover_started_elsewhere_meanwhile_is_waited_for_not_started_again(rds, meanwhile):
+    by_name(rds, deployment("PROVISIONING"))
+    by_id(rds, deployment(meanwhile))
+    by_id(rds, deployment("SWITCHOVER_COMPLETED"))
+    seen: list = []
+
+    outcome = run(rds, before_switchover=seen.append)  # the Stubber refuses a switchover call
+
+    assert outcome.status == "SWITCHOVER_COMPLETED" and seen == []
