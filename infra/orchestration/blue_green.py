@@ -27,6 +27,9 @@ limitations say the same), and gifstack's instance uses ManageMasterUserPassword
 says so; README, Day 2, says the ways forward.
 
 Around the switchover (`invoke upgrade`'s part):
+- No DDL on the blue from the create to the switchover (no migration Job): a major upgrade
+  replicates logically, and the switchover guardrails refuse once DDL or a large-object change
+  reached the blue (User Guide, "Switching a blue/green deployment", guardrails).
 - IAM database authentication: rds-db:connect ARNs name the instance's DbiResourceId, and the
   green is a new instance with its own. Before switching over, the app's role must be allowed
   the green's resource id too (`before_switchover` hands it over: a workload deploy), or the
