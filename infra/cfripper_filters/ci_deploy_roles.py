@@ -86,7 +86,12 @@ FILTERS = [
                 {
                     "in": [
                         {"ref": "logical_id"},
-                        ["ExecutionNodesPolicy", "ExecutionDataPolicy", "DeployPolicy"],
+                        [
+                            "ExecutionNodesPolicy",
+                            "ExecutionDataPolicy",
+                            "DeployPolicy",
+                            "DeployBlueGreenPolicy",
+                        ],
                     ]
                 },
                 {"in": [{"ref": "action"}, STAR_ONLY_ACTIONS]},

@@ -131,6 +131,16 @@ class DatabaseSettings(_Section):
         "by `invoke restore`). Keep it for the life of the instance: CloudFormation replaces "
         "the instance (an empty one) when it changes or goes.",
     )
+    blue_green_ready: bool = Field(
+        False,
+        description="rds.logical_replication = 1 in the parameter group, which an RDS "
+        "blue/green major upgrade needs (static: applies at the next reboot).",
+    )
+    upgrade_target_version: str | None = Field(
+        None,
+        description="During a blue/green major upgrade: the target version; the stack adds "
+        "a parameter group for its family for the green instance.",
+    )
 
     _log_retention = field_validator("log_retention_days")(_retention)
 
@@ -155,6 +165,22 @@ class DatabaseSettings(_Section):
                 f"(deprecated or unknown); use one of {', '.join(offered)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _upgrade_target(self) -> DatabaseSettings:
+        target = self.upgrade_target_version
+        if target is None:
+            return self
+        if target not in catalog.postgres_versions():
+            raise ValueError(f"upgrade_target_version {target!r} is not a current version")
+        if int(target.split(".")[0]) <= int(self.engine_version.split(".")[0]):
+            raise ValueError(
+                f"upgrade_target_version {target} is not a newer major than engine_version "
+                f"{self.engine_version} (minor upgrades change engine_version in place)"
+            )
+        if not self.blue_green_ready:
+            raise ValueError("upgrade_target_version needs blue_green_ready: true")
+        return self
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseSettings:

@@ -41,7 +41,7 @@ from troposphere.iam import ManagedPolicy, OIDCProvider, Role
 from infra.core import naming
 from infra.core.naming import Outputs
 from infra.settings.params import Settings
-from infra.stacks import boundary, ci_execution, ci_roles
+from infra.stacks import boundary, ci_blue_green, ci_execution, ci_roles
 from infra.stacks.ci_permissions import CLOUDFORMATION
 from infra.stacks.common import (
     StackTemplate,
@@ -67,6 +67,7 @@ def build(settings: Settings) -> Template:
     ci_roles.add_execution_roles_policy(stack, execution)
     deploy = _add_deploy_role(stack)
     ci_roles.add_deploy_policy(stack, deploy)
+    ci_blue_green.add_deploy_blue_green_policy(stack, deploy)
     image = _add_image_role(stack)
     ci_roles.add_image_policy(stack, image)
     stack.output(

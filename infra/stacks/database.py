@@ -36,6 +36,7 @@ def build(settings: Settings) -> Template:
     _add_log_groups(stack, key)
     _add_subnet_group(stack)
     _add_parameter_group(stack)
+    _add_upgrade_parameter_group(stack)
     _add_monitoring_role(stack)
     database = _add_instance(stack, key)
     _add_outputs(stack, database, key)
@@ -123,7 +124,42 @@ def _add_parameter_group(stack: StackTemplate) -> None:
             "DatabaseParameterGroup",
             Description=f"{stack.prefix}: TLS required for every connection",
             Family=f"postgres{major}",
-            Parameters={"rds.force_ssl": "1", "log_connections": "1"},
+            Parameters=_parameters(stack),
+            Tags=stack.tags(f"{stack.prefix}-database"),
+        )
+    )
+
+
+def _parameters(stack: StackTemplate) -> dict[str, str]:
+    parameters = {"rds.force_ssl": "1", "log_connections": "1"}
+    if stack.settings.database.blue_green_ready:
+        # A blue/green major upgrade replicates logically: RDS refuses to create one unless
+        # the source's custom parameter group sets rds.logical_replication = 1 (AWS Knowledge
+        # Center, rds-postgresql-blue-green-deployment-error; RDS User Guide, creating a
+        # blue/green deployment). Static: it applies at the instance's next reboot.
+        parameters["rds.logical_replication"] = "1"
+    return parameters
+
+
+def upgrade_parameter_group_name(prefix: str, target_version: str) -> str:
+    """The green instance's group during a blue/green major upgrade (`gif-prod-postgres18`):
+    named, so `invoke upgrade` passes it as TargetDBParameterGroupName without a lookup."""
+    return f"{prefix}-postgres{target_version.split('.')[0]}"
+
+
+def _add_upgrade_parameter_group(stack: StackTemplate) -> None:
+    """The same parameters for the target major's family, while an upgrade is under way
+    (database.upgrade_target_version); its Family must match the green's new major."""
+    target = stack.settings.database.upgrade_target_version
+    if target is None:
+        return
+    stack.add(
+        DBParameterGroup(
+            "DatabaseUpgradeParameterGroup",
+            DBParameterGroupName=upgrade_parameter_group_name(stack.prefix, target),
+            Description=f"{stack.prefix}: the green instance's group for PostgreSQL {target}",
+            Family=f"postgres{target.split('.')[0]}",
+            Parameters=_parameters(stack),
             Tags=stack.tags(f"{stack.prefix}-database"),
         )
     )

@@ -62,6 +62,14 @@ RECEIVERS: dict[tuple[str, str], tuple[str, str]] = {
         "cloudformation",
         "StackCalls.cfn: StackEngine's CloudFormation client",
     ),
+    ("infra/orchestration/blue_green.py", "rds"): (
+        "rds",
+        "upgrade_major(rds, ...) / delete_blue(rds, ...): the caller's aws.client('rds')",
+    ),
+    ("infra/orchestration/blue_green_checks.py", "rds"): (
+        "rds",
+        "check_ready(rds, ...): the caller's aws.client('rds')",
+    ),
     ("infra/orchestration/lock.py", "self._s3"): (
         "s3",
         "DeployLock(bucket, s3_client): Frame.deploy_lock passes self.aws.client('s3')",

@@ -17,9 +17,9 @@ KEYS = (
     "region, registry_keep_images"
 )
 DATABASE_KEYS = (
-    "allocated_storage_gib, app_username, backup_retention_days, deletion_protection, "
-    "engine_version, instance_class, log_retention_days, master_username, "
-    "max_allocated_storage_gib, multi_az, name, port, restore_snapshot"
+    "allocated_storage_gib, app_username, backup_retention_days, blue_green_ready, "
+    "deletion_protection, engine_version, instance_class, log_retention_days, master_username, "
+    "max_allocated_storage_gib, multi_az, name, port, restore_snapshot, upgrade_target_version"
 )
 RETENTIONS = "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192"
 RETENTIONS += ", 2557, 2922, 3288, 3653"
@@ -93,6 +93,19 @@ EXACT = [
         "database:\n  allocated_storage_gib: 101\n",
         "database: max_allocated_storage_gib (100) must be at least allocated_storage_gib (101); "
         "raise it or lower the storage.",
+    ),
+    (
+        "database:\n  blue_green_ready: true\n  upgrade_target_version: '15.10'\n",
+        "database: upgrade_target_version '15.10' is not a current version.",
+    ),
+    (
+        "database:\n  blue_green_ready: true\n  upgrade_target_version: '17.7'\n",
+        "database: upgrade_target_version 17.7 is not a newer major than engine_version 17.6 "
+        "(minor upgrades change engine_version in place).",
+    ),
+    (
+        "database:\n  engine_version: '16.9'\n  upgrade_target_version: '17.6'\n",
+        "database: upgrade_target_version needs blue_green_ready: true.",
     ),
     (
         "network:\n  flow_log_retention_days: 31\n",

@@ -42,6 +42,8 @@ DEFAULTS = {
         "port": 5432,
         "log_retention_days": 30,
         "restore_snapshot": "",  # a new, empty database
+        "blue_green_ready": False,
+        "upgrade_target_version": None,
     },
     "cluster": {
         "kubernetes_version": "1.35",
@@ -115,6 +117,8 @@ VALID = {
     "database.port": 1150,
     "database.log_retention_days": 1,
     "database.restore_snapshot": "gif-dev-database-database-1abcdefgh2ijk",
+    "database.blue_green_ready": True,
+    "database.upgrade_target_version": "17.7",
     "cluster.kubernetes_version": "1.36",
     "cluster.support_type": "EXTENDED",
     "cluster.public_access_cidrs": ["203.0.114.0/24", "198.51.101.7/32"],
@@ -236,6 +240,8 @@ def test_a_valid_value_comes_back_as_given(tmp_path, dotted, value):
         data["cluster"]["node_desired_size"] = 1
     if dotted == "app.metrics_scraper_pod_labels":
         data["app"]["metrics_scraper_namespace"] = "monitoring"  # labels narrow a namespace
+    if dotted == "database.upgrade_target_version":  # a newer major, blue/green-ready source
+        data["database"] |= {"engine_version": "16.9", "blue_green_ready": True}
 
     settings = _load(tmp_path, data)
 

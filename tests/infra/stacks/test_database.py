@@ -99,12 +99,14 @@ def test_outputs_give_the_secret_arn_never_the_secret():
     }
 
 
-def restored(env: str, snapshot: str = "gif-dev-database-database-1abcdefgh2ijk") -> dict:
-    real = settings(env)
-    changed = real.model_copy(
-        update={"database": real.database.model_copy(update={"restore_snapshot": snapshot})}
-    )
+def _with_database(env: str, **values) -> dict:
+    base = settings(env)
+    changed = base.model_copy(update={"database": base.database.model_copy(update=values)})
     return body(database.build(changed))
+
+
+def restored(env: str, snapshot: str = "gif-dev-database-database-1abcdefgh2ijk") -> dict:
+    return _with_database(env, restore_snapshot=snapshot)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -137,3 +139,36 @@ def test_a_restoring_template_passes_cfn_lint():
     text = synth.build_text("database", changed)
     found = lint(text, config=ManualArgs(regions=["eu-west-1"]))
     assert [f"{m.rule.id} {m.message}" for m in found] == []
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_logical_replication_is_off_and_no_upgrade_group_by_default(env):
+    template = built(env)
+    assert "rds.logical_replication" not in props(template, "DatabaseParameterGroup")["Parameters"]
+    assert "DatabaseUpgradeParameterGroup" not in template["Resources"]
+
+
+def test_blue_green_ready_turns_logical_replication_on():
+    template = _with_database("prod", blue_green_ready=True)
+    assert props(template, "DatabaseParameterGroup")["Parameters"] == {
+        "rds.force_ssl": "1",
+        "log_connections": "1",
+        "rds.logical_replication": "1",
+    }
+    assert "DatabaseUpgradeParameterGroup" not in template["Resources"]
+
+
+def test_an_upgrade_target_adds_a_named_group_of_its_family_with_the_same_parameters():
+    template = _with_database(
+        "prod", engine_version="16.9", blue_green_ready=True, upgrade_target_version="17.6"
+    )
+    group = props(template, "DatabaseUpgradeParameterGroup")
+    assert group["DBParameterGroupName"] == "gif-prod-postgres17"
+    assert group["DBParameterGroupName"] == database.upgrade_parameter_group_name(
+        "gif-prod", "17.6"
+    )
+    assert group["Family"] == "postgres17"
+    assert group["Parameters"] == props(template, "DatabaseParameterGroup")["Parameters"]
+    assert props(template, "DatabaseParameterGroup")["Family"] == "postgres16"
+    # the instance keeps its own group: RDS gives the upgrade group to the green only
+    assert instance(template)["Properties"]["DBParameterGroupName"] == ref("DatabaseParameterGroup")

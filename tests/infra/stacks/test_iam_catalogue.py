@@ -42,6 +42,8 @@ UNTAGGED_WRITES = {
     "security group is EKS's, not ours to tag)",
     ("rds:CreateDBInstance", "og"): "AWS's default option group (default:postgres-*)",
     ("rds:ModifyDBInstance", "og"): "AWS's default option group (default:postgres-*)",
+    ("rds:CreateDBInstanceReadReplica", "og"): "the blue/green's green instance: AWS's default "
+    "option group (default:postgres-*)",
     ("rds:CreateDBSnapshot", "snapshot"): "the final snapshot, by name (gif-*); RDS copies the "
     "instance's tags onto it, they are not in the request",
     ("rds:CreateDBSnapshot", "snapshot-tenant-database"): "as the final snapshot",
@@ -176,6 +178,9 @@ def test_creates_are_conditioned_on_the_request_tag():
         "rds:CreateDBInstance": "db",
         "rds:CreateDBSubnetGroup": "subgrp",
         "rds:CreateDBParameterGroup": "pg",
+        # the deploy role's blue/green upgrade (infra/stacks/ci_blue_green.py)
+        "rds:CreateBlueGreenDeployment": "deployment",
+        "rds:CreateDBInstanceReadReplica": "db",
     }
     found = set()
     for _, statement, template in _ci_role_statements():
