@@ -107,6 +107,16 @@ def _add_parameters(stack: StackTemplate) -> None:
         AllowedValues=list(catalog.EKS_KUBERNETES_VERSIONS),
         Description="EKS Kubernetes minor version (upgrade one minor at a time).",
     )
+    stack.parameter(
+        nodes.NODE_VERSION_PARAMETER,
+        CLUSTER_GROUP,
+        "Node group Kubernetes version",
+        Type="String",
+        Default=stack.settings.cluster.node_version,
+        AllowedValues=list(catalog.EKS_KUBERNETES_VERSIONS),
+        Description="The nodes' Kubernetes minor version: the control plane's, or up to "
+        f"{catalog.MAX_NODE_SKEW} minors behind it during an upgrade (`invoke upgrade`).",
+    )
 
 
 def _add_secrets_key(stack: StackTemplate) -> Key:

@@ -24,17 +24,17 @@ from troposphere.eks import (
 )
 
 from infra.core.naming import Outputs
+from infra.settings import catalog
 from infra.stacks.common import StackTemplate
 
-# Installed before the nodes (they need networking to become Ready); CoreDNS after them.
-NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
-# Pods, so after the nodes. metrics-server: an EKS community add-on (docs.aws.amazon.com/eks/
-# latest/userguide/community-addons.html), not installed by default; the HPA needs it.
-LATE_ADDONS = ("coredns", "metrics-server")
+# The add-ons and when they go in (before or after the nodes): infra/settings/catalog.py.
+NODE_ADDONS = catalog.NODE_ADDONS
+LATE_ADDONS = catalog.LATE_ADDONS
 # The VPC CNI enforces Kubernetes NetworkPolicy only when asked to (k8s/ ships policies).
 ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
 NODE_GROUP = "NodeGroup"
+NODE_VERSION_PARAMETER = "NodeKubernetesVersion"
 
 
 def add_launch_template(stack: StackTemplate) -> None:
@@ -93,7 +93,14 @@ def add_node_group(stack: StackTemplate) -> None:
                 DesiredSize=cluster.node_desired_size,
                 MaxSize=cluster.node_max_size,
             ),
+            # Rolling: one node at a time, each drained first; a drain that a PodDisruptionBudget
+            # blocks fails the update rather than forcing it (ForceUpdateEnabled stays false).
+            # Source: the UpdateNodegroupVersion API reference and the CloudFormation schema.
             UpdateConfig=UpdateConfig(MaxUnavailable=1),
+            # The nodes' Kubernetes version: the launch template names no AMI, so EKS picks its
+            # latest AMI for this version; changing it is UpdateNodegroupVersion (an update, not
+            # a replacement: Version is not createOnly in the AWS::EKS::Nodegroup schema).
+            Version=Ref(NODE_VERSION_PARAMETER),
             LaunchTemplate=LaunchTemplateSpecification(
                 Id=Ref("NodeLaunchTemplate"),
                 Version=GetAtt("NodeLaunchTemplate", "LatestVersionNumber"),
@@ -107,6 +114,9 @@ def add_node_group(stack: StackTemplate) -> None:
 def add_addons(stack: StackTemplate, names: tuple[str, ...], after: str | None = None) -> None:
     for name in names:
         extra = {"DependsOn": after} if after else {}
+        pinned = stack.settings.cluster.addon_versions.get(name)
+        if pinned:  # otherwise EKS installs its default version for the cluster's version
+            extra["AddonVersion"] = pinned
         if name in ADDON_CONFIGURATION:
             extra["ConfigurationValues"] = json.dumps(ADDON_CONFIGURATION[name], sort_keys=True)
         stack.add(
