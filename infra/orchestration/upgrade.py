@@ -74,6 +74,9 @@ def run(
         frame.console.print("nothing to do: the environment already runs these versions")
         return steps
     if dry_run:
+        first = next((step for step in todo if step.kind == Kind.INSIGHTS), None)
+        if first is not None:  # read-only: would the first hop be refused?
+            _insights(frame, first.version, force=force, preview=True)
         frame.console.print("dry run: nothing changed (params, templates and stacks as they were)")
         return steps
     _confirmed(frame, steps, yes)
@@ -111,7 +114,7 @@ def print_plan(frame: Frame, steps: list[Step], account: str) -> None:
         table.add_row(
             str(number),
             f"{step.kind} {step.version}",
-            escape(step.change),
+            escape(step.change) or "-",
             ("[bold red]" if step.interrupts else "") + escape(step.safety),
             "[green]done[/]" if step.done else "to do",
         )
@@ -149,9 +152,13 @@ def _execute(frame: Frame, step: Step, identity, *, force: bool, parts: Parts) -
         _deploy(frame, step, identity)
 
 
-def _insights(frame: Frame, version: str, *, force: bool) -> None:
+def _insights(frame: Frame, version: str, *, force: bool, preview: bool = False) -> None:
     found, details = state.insights(frame, version)
     errors = plan.insight_errors(found)
+    if errors and not force and preview:
+        line = plan.refusal(version, errors, details)
+        frame.console.print(f"[bold red]the upgrade would stop here:[/] {escape(line)}")
+        return
     if errors and not force:
         raise BadInput(plan.refusal(version, errors, details))
     if errors:

@@ -173,7 +173,7 @@ def kubernetes_steps(observed: Observed, target: str, offer: Offer) -> list[Step
             f"{observed.control_plane}; fix that by hand first (EKS refuses it)."
         )
     hops(observed.control_plane, target, offer.kubernetes)  # the part not yet done: validated
-    previous = observed.nodes
+    previous, installed = observed.nodes, dict(observed.addons)
     offered = [*offer.kubernetes, observed.nodes, observed.control_plane]
     for version in hops(observed.nodes, target, offered):
         control_done = minor(observed.control_plane) >= minor(version)
@@ -190,7 +190,7 @@ def kubernetes_steps(observed: Observed, target: str, offer: Offer) -> list[Step
         )
         hop = f"{previous} -> {version}"
         steps += [
-            Step(Kind.INSIGHTS, version, f"for {version}", control_done),
+            Step(Kind.INSIGHTS, version, "ListInsights UPGRADE_READINESS", control_done),
             Step(
                 Kind.CONTROL_PLANE,
                 version,
@@ -205,23 +205,24 @@ def kubernetes_steps(observed: Observed, target: str, offer: Offer) -> list[Step
             Step(
                 Kind.ADDONS,
                 version,
-                _addon_change(observed.addons, chosen),
+                _addon_change(installed, chosen),
                 addons_done,
                 {"cluster.addon_versions": chosen},
             ),
             Step(
                 Kind.NODES, version, hop, nodes_done, {"cluster.node_kubernetes_version": version}
             ),
-            Step(Kind.ROLLOUT, version, f"after the nodes of {version}", nodes_done),
+            Step(Kind.ROLLOUT, version, "the app's Deployment, every pod ready", nodes_done),
         ]
-        previous = version
+        previous, installed = version, {**installed, **chosen}  # as the next hop finds them
     return steps
 
 
 def _addon_change(installed: Mapping[str, str | None], chosen: Mapping[str, str]) -> str:
-    return ", ".join(
-        f"{name} {installed.get(name) or 'not installed'} -> {version}"
+    return "\n".join(
+        f"{name}: {installed.get(name) or 'not installed'} -> {version}"
         for name, version in sorted(chosen.items())
+        if installed.get(name) != version
     )
 
 

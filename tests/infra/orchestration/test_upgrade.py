@@ -30,13 +30,26 @@ from infra.stacks import graph, synth
 from tests.infra.orchestration.test_upgrade_plan import VPC_CNI
 
 ROLE = "arn:aws:iam::123456789012:role/gif-ci-cloudformation"
-OLD = {name: "v1.0.0-eksbuild.1" for name in catalog.EKS_ADDONS}
+# What the cluster runs at 1.34, and the newest version DescribeAddonVersions lists per
+# Kubernetes version (vpc-cni's from the recorded answer); illustrative version strings.
+OLD = {
+    "vpc-cni": "v1.20.9-eksbuild.1",
+    "kube-proxy": "v1.34.1-eksbuild.2",
+    "eks-pod-identity-agent": "v1.3.9-eksbuild.3",
+    "coredns": "v1.12.4-eksbuild.1",
+    "metrics-server": "v0.8.0-eksbuild.2",
+}
+NEWEST = {
+    "vpc-cni": {"1.35": "v1.20.10-eksbuild.2", "1.36": "v1.21.1-eksbuild.1"},
+    "kube-proxy": {"1.35": "v1.35.0-eksbuild.2", "1.36": "v1.36.0-eksbuild.1"},
+    "eks-pod-identity-agent": {"1.35": "v1.3.10-eksbuild.1", "1.36": "v1.3.10-eksbuild.1"},
+    "coredns": {"1.35": "v1.12.4-eksbuild.5", "1.36": "v1.13.1-eksbuild.1"},
+    "metrics-server": {"1.35": "v0.8.0-eksbuild.3", "1.36": "v0.8.1-eksbuild.1"},
+}
 
 
 def newest(name: str, version: str) -> str:
-    if name == "vpc-cni":
-        return {"1.35": "v1.20.10-eksbuild.2", "1.36": "v1.21.1-eksbuild.1"}[version]
-    return f"v1.{version.split('.')[1]}.2-eksbuild.1"
+    return NEWEST[name][version]
 
 
 def addon_answer(name: str) -> dict:
@@ -65,13 +78,17 @@ class Account:
     insights: dict = field(default_factory=dict)  # version -> list of ListInsights entries
     deploys: list = field(default_factory=list)  # (stack key, what the template said)
     fail_on_deploy: int | None = None  # the n-th deploy (1-based) is interrupted
+    versions_denied: bool = False  # DescribeClusterVersions refused: the shipped table
+    cluster_missing: bool = False
     stubs: list = field(default_factory=list)
 
     def stub(self, aws: Aws, env: str, kubernetes: str | None, postgres: bool) -> None:
         cluster = f"gif-{env}"
         eks = Stubber(aws.client("eks"))
         rds = Stubber(aws.client("rds"))
-        if kubernetes:
+        if kubernetes and self.cluster_missing:
+            eks.add_client_error("describe_cluster", "ResourceNotFoundException")
+        elif kubernetes:
             eks.add_response(
                 "describe_cluster",
                 {"cluster": {"name": cluster, "version": self.control_plane}},
@@ -94,16 +111,19 @@ class Account:
                     eks.add_client_error(
                         "describe_addon", "ResourceNotFoundException", expected_params=expected
                     )
-            eks.add_response(
-                "describe_cluster_versions",
-                {
-                    "clusterVersions": [
-                        {"clusterVersion": v, "versionStatus": "STANDARD_SUPPORT"}
-                        for v in ("1.33", "1.34", "1.35", "1.36")
-                    ]
-                },
-                {},
-            )
+            if self.versions_denied:
+                eks.add_client_error("describe_cluster_versions", "AccessDeniedException")
+            else:
+                eks.add_response(
+                    "describe_cluster_versions",
+                    {
+                        "clusterVersions": [
+                            {"clusterVersion": v, "versionStatus": "STANDARD_SUPPORT"}
+                            for v in ("1.33", "1.34", "1.35", "1.36")
+                        ]
+                    },
+                    {},
+                )
             hops = [v for v in ("1.35", "1.36") if v > self.nodes and v <= kubernetes]
             for version in hops:
                 for name in catalog.EKS_ADDONS:
@@ -271,7 +291,7 @@ def test_1_34_to_1_36_runs_two_hops_with_addons_and_nodes_between(aws, workspace
     ]
     assert account.deploys[1][1]["vpc-cni"] == "v1.20.10-eksbuild.2"  # newest for 1.35
     assert account.deploys[4][1]["vpc-cni"] == "v1.21.1-eksbuild.1"  # newest for 1.36
-    assert account.deploys[4][1]["coredns"] == "v1.36.2-eksbuild.1"
+    assert account.deploys[4][1]["coredns"] == "v1.13.1-eksbuild.1"
     assert rollouts == ["dev", "dev"]  # after each hop's nodes
     text = (workspace / "params" / "dev.yaml").read_text()
     assert "kubernetes_version: '1.36'" in text and "node_kubernetes_version: '1.36'" in text
@@ -345,7 +365,12 @@ def test_force_upgrades_despite_an_error_insight(aws, workspace, console):
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(aws, workspace, console):
-    account = Account()
+    error = {
+        "id": "deprecated-apis",
+        "name": "Deprecated APIs removed in Kubernetes v1.35",
+        "insightStatus": {"status": "ERROR", "reason": "flowcontrol v1beta3 in use"},
+    }
+    account = Account(insights={"1.35": [error]})
     before = (workspace / "params" / "prod.yaml").read_text()
 
     steps = run(account, "prod", console, kubernetes="1.36", dry_run=True)
@@ -355,6 +380,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(aws, workspace, console):
     out = console.file.getvalue()
     assert "Upgrade plan for env prod" in out and "dry run: nothing changed" in out
     assert "rolling, one node at a time: pods rescheduled, the PDB respected" in out
+    # The first hop's insights are read (read-only) and their verdict shown.
+    assert "the upgrade would stop here: EKS upgrade insights for 1.35 report 1" in out
 
 
 def test_already_there_is_nothing_to_do(aws, workspace, console):
@@ -436,3 +463,27 @@ def test_postgres_major_goes_through_blue_green_then_the_params(aws, workspace, 
     out = console.file.getvalue()
     assert "the old instance gif-dev-old1 is kept until you delete it" in out
     assert "engine_version: '17.6'" in (workspace / "params" / "dev.yaml").read_text()
+
+
+def test_without_describe_cluster_versions_the_shipped_table_is_the_offer(aws, workspace, console):
+    account = Account(versions_denied=True)
+
+    steps = run(account, "dev", console, kubernetes="1.36", dry_run=True)
+
+    assert len(steps) == 10 and account.deploys == []
+    assert "using gifstack's table of EKS versions" in console.file.getvalue()
+
+
+def test_a_cluster_that_does_not_exist_has_nothing_to_upgrade(aws, workspace, console):
+    with pytest.raises(BadInput) as refused:
+        run(Account(cluster_missing=True), "dev", console, kubernetes="1.36", dry_run=True)
+    assert refused.value.message == (
+        "EKS cluster gif-dev does not exist in eu-west-1: nothing to upgrade. Deploy it first "
+        "(`invoke deploy --env dev`)."
+    )
+
+
+def test_the_local_environment_has_nothing_to_upgrade(aws, workspace, console):
+    with pytest.raises(BadInput) as refused:
+        run(Account(), "local", console, kubernetes="1.36")
+    assert "runs against the local emulator" in refused.value.message

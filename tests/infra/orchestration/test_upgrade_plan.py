@@ -152,8 +152,13 @@ def test_1_34_to_1_36_is_two_hops_with_addons_and_nodes_between_them():
     }
     assert first_plane.change == "1.34 -> 1.35" and first_plane.stack == "cluster"
     assert first_addons.params == {"cluster.addon_versions": chosen("1.35")}
-    assert f"coredns {OLD['coredns']} -> {chosen('1.35')['coredns']}" in first_addons.change
+    assert f"coredns: {OLD['coredns']} -> {chosen('1.35')['coredns']}" in first_addons.change
+    assert len(first_addons.change.splitlines()) == 5
     assert first_nodes.params == {"cluster.node_kubernetes_version": "1.35"}
+    # The second hop's add-ons start from where the first hop left them.
+    assert steps[7].change.splitlines()[0] == (
+        f"coredns: {chosen('1.35')['coredns']} -> {chosen('1.36')['coredns']}"
+    )
     assert steps[6].params["cluster.node_kubernetes_version"] == "1.35"
     assert steps[6].change == "1.35 -> 1.36"
     assert steps[0].stack is None and steps[4].stack is None
@@ -174,7 +179,9 @@ def test_addons_already_at_the_chosen_versions_are_done():
     one_missing = {**chosen("1.35"), "metrics-server": None}
     steps = plan.kubernetes_steps(observed(control="1.35", addons=one_missing), "1.36", OFFER)
     assert plan.pending(steps)[0].kind == Kind.ADDONS
-    assert "metrics-server not installed ->" in plan.pending(steps)[0].change
+    assert plan.pending(steps)[0].change == (
+        f"metrics-server: not installed -> {chosen('1.35')['metrics-server']}"
+    )  # only what changes
 
 
 def test_nodes_done_means_the_hop_is_done():
