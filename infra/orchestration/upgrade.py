@@ -100,7 +100,8 @@ def plan_steps(frame: Frame, kubernetes: str | None, postgres: str | None) -> li
         steps += plan.kubernetes_steps(observed, kubernetes, offer)
     if postgres and observed.postgres:
         targets = state.postgres_targets(frame, observed.postgres)
-        steps.append(plan.postgres_step(observed.postgres, postgres, targets))
+        configured = frame.settings.database.engine_version
+        steps.append(plan.postgres_step(observed.postgres, postgres, targets, configured))
     return steps
 
 

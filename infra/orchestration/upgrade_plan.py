@@ -42,6 +42,7 @@ class Kind(StrEnum):
     ROLLOUT = "app rollout check"
     POSTGRES_MINOR = "PostgreSQL minor"
     POSTGRES_MAJOR = "PostgreSQL major"
+    POSTGRES_PARAMS = "PostgreSQL params"
 
 
 # What each kind of step means for the app (issue 11, item 4), and whether it can interrupt
@@ -57,6 +58,7 @@ SAFETY: dict[Kind, tuple[str, bool]] = {
         "Blue/Green switchover: writes blocked ~1 min; the old instance is kept",
         True,
     ),
+    Kind.POSTGRES_PARAMS: ("none: RDS already runs it; params and templates catch up", False),
 }
 # Which stack a step deploys after its params change (None: no stack).
 STACKS = {
@@ -65,6 +67,7 @@ STACKS = {
     Kind.NODES: "cluster",
     Kind.POSTGRES_MINOR: "database",
     Kind.POSTGRES_MAJOR: "database",
+    Kind.POSTGRES_PARAMS: "database",
 }
 
 
@@ -189,6 +192,14 @@ def kubernetes_steps(observed: Observed, target: str, offer: Offer) -> list[Step
             observed.addons.get(name) == wanted for name, wanted in chosen.items()
         )
         hop = f"{previous} -> {version}"
+        # Every later deploy of the cluster stack names the versions the account runs by
+        # then (a control plane upgraded by hand included: a template naming an older one
+        # would be a downgrade, which EKS refuses).
+        control_after = max(observed.control_plane, version, key=minor)
+        versions = {
+            "cluster.kubernetes_version": control_after,
+            "cluster.node_kubernetes_version": previous,
+        }
         steps += [
             Step(Kind.INSIGHTS, version, "ListInsights UPGRADE_READINESS", control_done),
             Step(
@@ -207,10 +218,14 @@ def kubernetes_steps(observed: Observed, target: str, offer: Offer) -> list[Step
                 version,
                 _addon_change(installed, chosen),
                 addons_done,
-                {"cluster.addon_versions": chosen},
+                {**versions, "cluster.addon_versions": chosen},
             ),
             Step(
-                Kind.NODES, version, hop, nodes_done, {"cluster.node_kubernetes_version": version}
+                Kind.NODES,
+                version,
+                hop,
+                nodes_done,
+                {**versions, "cluster.node_kubernetes_version": version},
             ),
             Step(Kind.ROLLOUT, version, "the app's Deployment, every pod ready", nodes_done),
         ]
@@ -226,8 +241,11 @@ def _addon_change(installed: Mapping[str, str | None], chosen: Mapping[str, str]
     )
 
 
-def postgres_step(current: str, target: str, offered: Iterable[str]) -> Step:
-    """One step: in place for a minor of the same major, Blue/Green for a major."""
+def postgres_step(
+    current: str, target: str, offered: Iterable[str], configured: str | None = None
+) -> Step:
+    """One step: in place for a minor of the same major, Blue/Green for a major; when RDS
+    already runs the target, params/ catching up (`configured`: what they name now)."""
     wanted, running = minor(target, "--postgres"), minor(current, "--postgres")
     offered = list(offered)
     if wanted < running:
@@ -236,7 +254,12 @@ def postgres_step(current: str, target: str, offered: Iterable[str]) -> Step:
             "PostgreSQL (restore a snapshot into a new instance instead)."
         )
     if wanted == running:
-        return Step(kind_of(current, target), target, f"{current} (running)", True)
+        # Done in RDS; the params may still name the old version (an upgrade interrupted
+        # after the switchover, or one made by hand): then they catch up, nothing else.
+        caught_up = configured in (None, target)
+        change = f"params {configured} -> {target} (RDS runs {target})"
+        params = {} if caught_up else {"database.engine_version": target}
+        return Step(Kind.POSTGRES_PARAMS, target, change, caught_up, params)
     if target not in offered:
         raise BadInput(
             f"--postgres {target}: RDS can't upgrade {current} to it here; it offers "

@@ -487,3 +487,25 @@ def test_the_local_environment_has_nothing_to_upgrade(aws, workspace, console):
     with pytest.raises(BadInput) as refused:
         run(Account(), "local", console, kubernetes="1.36")
     assert "runs against the local emulator" in refused.value.message
+
+
+def test_a_major_interrupted_after_the_switchover_only_catches_the_params_up(
+    aws, workspace, console
+):
+    edit(workspace / "params" / "dev.yaml", {"database.engine_version": "16.9"})
+    params.load.cache_clear()
+    account, calls = Account(postgres="17.6", postgres_targets=("17.7",)), []
+
+    steps = run(
+        account,
+        "dev",
+        console,
+        postgres="17.6",
+        yes=True,
+        blue_green=lambda *a, **k: calls.append(a),
+    )
+
+    settled(account)
+    assert [str(step.kind) for step in steps] == ["PostgreSQL params"]
+    assert calls == [] and account.deploys == [("database", {"postgres": "17.6"})]
+    assert "engine_version: '17.6'" in (workspace / "params" / "dev.yaml").read_text()

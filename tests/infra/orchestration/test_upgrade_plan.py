@@ -151,10 +151,17 @@ def test_1_34_to_1_36_is_two_hops_with_addons_and_nodes_between_them():
         "cluster.node_kubernetes_version": "1.34",
     }
     assert first_plane.change == "1.34 -> 1.35" and first_plane.stack == "cluster"
-    assert first_addons.params == {"cluster.addon_versions": chosen("1.35")}
+    assert first_addons.params == {
+        "cluster.kubernetes_version": "1.35",
+        "cluster.node_kubernetes_version": "1.34",
+        "cluster.addon_versions": chosen("1.35"),
+    }
     assert f"coredns: {OLD['coredns']} -> {chosen('1.35')['coredns']}" in first_addons.change
     assert len(first_addons.change.splitlines()) == 5
-    assert first_nodes.params == {"cluster.node_kubernetes_version": "1.35"}
+    assert first_nodes.params == {
+        "cluster.kubernetes_version": "1.35",
+        "cluster.node_kubernetes_version": "1.35",
+    }
     # The second hop's add-ons start from where the first hop left them.
     assert steps[7].change.splitlines()[0] == (
         f"coredns: {chosen('1.35')['coredns']} -> {chosen('1.36')['coredns']}"
@@ -193,6 +200,12 @@ def test_nodes_done_means_the_hop_is_done():
 
 def test_nodes_behind_a_control_plane_at_the_target_still_get_their_hops():
     steps = plan.kubernetes_steps(observed(control="1.36", nodes="1.35"), "1.36", OFFER)
+    # The deploys name the control plane the account runs, never an older one.
+    assert steps[2].params["cluster.kubernetes_version"] == "1.36"
+    assert steps[3].params == {
+        "cluster.kubernetes_version": "1.36",
+        "cluster.node_kubernetes_version": "1.36",
+    }
     assert [(str(s.kind), s.done) for s in steps] == [
         ("upgrade insights", True),
         ("control plane", True),
@@ -265,6 +278,14 @@ def test_postgres_minor_is_in_place_and_interrupts():
     assert not plan.asks_typed_confirmation([step], prod=False)
     running = plan.postgres_step("17.6", "17.6", [])
     assert running.done and not plan.asks_typed_confirmation([running], prod=True)
+    assert plan.postgres_step("17.6", "17.6", [], "17.6").done
+
+
+def test_params_behind_what_rds_runs_catch_up_without_touching_the_database():
+    step = plan.postgres_step("17.6", "17.6", [], configured="16.9")
+    assert step.kind == Kind.POSTGRES_PARAMS and not step.done and not step.interrupts
+    assert step.params == {"database.engine_version": "17.6"} and step.stack == "database"
+    assert step.change == "params 16.9 -> 17.6 (RDS runs 17.6)"
 
 
 def test_postgres_major_goes_blue_green():
