@@ -104,3 +104,21 @@ def test_the_shipped_params_files_take_every_upgrade_key(tmp_path, env):
     assert settings.cluster.addon_versions == {"coredns": "v1.12.0-eksbuild.2"}
     kept = [line for line in original.splitlines() if line.lstrip().startswith("#")]
     assert all(line in path.read_text().splitlines() for line in kept)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An empty section followed by another: the key goes in the empty one.
+        ("cluster:\napp:\n  x: 1\n", "cluster:\n  k: 'v'\napp:\n  x: 1\n"),
+        # A section of comments only: two spaces, after the section line.
+        ("cluster:\n  # soon\napp: {}\n", "cluster:\n  k: 'v'\n  # soon\napp: {}\n"),
+        # A blank line after the section line is not where the indent comes from.
+        ("cluster:\n\n    a: 1\n", "cluster:\n\n    a: 1\n    k: 'v'\n"),
+        # A blank line after a one-line value stays where it was.
+        ("cluster:\n  k: 'u'\n\n  a: 1\n", "cluster:\n  k: 'v'\n\n  a: 1\n"),
+    ],
+)
+def test_layouts_at_the_edges(text, expected):
+    assert set_value(text, "cluster.k", "v") == expected
+    assert yaml.safe_load(expected)["cluster"]["k"] == "v"
