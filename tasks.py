@@ -61,14 +61,16 @@ def lock(c, upgrade=""):
     help={
         "host": "Address to listen on (default 127.0.0.1: this machine only).",
         "port": "Port to listen on (default 8080).",
+        "metrics-port": "Port of /metrics, on the same host (default 9090; the local pod of "
+        "`invoke local.up` uses 9090 too).",
     }
 )
 @reported
-def run(c, host="127.0.0.1", port=8080):
+def run(c, host="127.0.0.1", port=8080, metrics_port=9090):
     """Run the GIF service alone on the embedded PostgreSQL (migrate, seed, serve; Ctrl-C)."""
     from infra.local import service
 
-    code = service.run(host, int(port))
+    code = service.run(host, int(port), int(metrics_port))
     if code != 0:
         from infra.core.errors import OperationFailed
 

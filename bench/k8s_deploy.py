@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 
 from infra.core import naming  # noqa: E402
+from infra.core.clock import Clock  # noqa: E402
 from infra.kube import checks as kube_checks  # noqa: E402
 from infra.kube import render as kube_render  # noqa: E402
 from infra.kube import step as kube  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> None:
     outputs[naming.Outputs.REPOSITORY_URI] = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/gif"
     with running_cluster() as cluster:
         controllers = Controllers(cluster)
-        pacing = Pacing(interval=0, sleep=controllers.step)
+        pacing = Pacing(0, Clock(sleep=controllers.step))
         quiet = Console(file=open("/dev/null", "w"))  # noqa: SIM115
         for label, tag in (("first deploy", "v1"), ("same tag again", "v1"), ("new tag", "v2")):
             before = len(cluster.emulator.log)

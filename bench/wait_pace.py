@@ -26,7 +26,7 @@ from infra.cfn.calls import StackCalls
 from infra.cfn.engine import STACK_POLL_S
 from infra.cfn.statuses import UPDATE_BAD, UPDATE_OK
 from infra.cfn.types import DeployOptions
-from infra.cfn.waiting import Clock
+from infra.core.clock import Clock
 
 
 class FakeCloudFormation:

@@ -7,17 +7,12 @@ The clock is injectable so tests never really sleep.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 
+from infra.core.clock import Clock
 from infra.core.errors import OperationFailed
 
-
-@dataclass(frozen=True)
-class Clock:
-    now: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
+__all__ = ["Clock", "wait_for"]
 
 
 def wait_for(
@@ -28,13 +23,14 @@ def wait_for(
     timeout_s: float,
     interval_s: float,
     what: str,
-    clock: Clock = Clock(),
+    clock: Clock | None = None,
     on_poll: Callable[[str], None] | None = None,
 ) -> str:
     """Return the first status in `success` or `failure`; OperationFailed on timeout.
 
     `on_poll` runs after every fetch (the engine prints new stack events there).
     """
+    clock = clock or Clock()
     deadline = clock.now() + timeout_s
     while True:
         status = fetch()

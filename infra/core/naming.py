@@ -15,6 +15,7 @@ CLUSTER = "cluster"
 WORKLOAD = "workload"
 REGISTRY = "registry"
 CI = "ci"
+RUNNER = "runner"  # the in-VPC GitHub Actions runner (CodeBuild) of an environment
 
 # Which stacks are per environment or account-wide, what each needs and produces: the one
 # table in infra/stacks/specs.py.
@@ -46,6 +47,8 @@ class Outputs:
     CLUSTER_CERTIFICATE_AUTHORITY = "ClusterCertificateAuthority"
     CLUSTER_OIDC_PROVIDER_ARN = "ClusterOidcProviderArn"
     NODE_ROLE_ARN = "NodeRoleArn"
+    # EKS's own group: on the API endpoint's network interfaces and the nodes
+    CLUSTER_SECURITY_GROUP_ID = "ClusterSecurityGroupId"
 
     # workload
     APP_ROLE_ARN = "AppRoleArn"
@@ -60,6 +63,11 @@ class Outputs:
     DEPLOY_ROLE_ARN = "DeployRoleArn"  # the deploy job's role (GitHub environment only)
     EXECUTION_ROLE_ARN = "ExecutionRoleArn"  # CloudFormation's role: RoleARN of env stacks
     IMAGE_ROLE_ARN = "ImageRoleArn"  # the image job's role (push to ECR, default branch)
+
+    # runner
+    RUNNER_PROJECT_NAME = "RunnerProjectName"  # the CodeBuild project: runs-on codebuild-<it>-...
+    RUNNER_SECURITY_GROUP_ID = "RunnerSecurityGroupId"  # admitted by the cluster on 443
+    RUNNER_ROLE_ARN = "RunnerRoleArn"  # the CodeBuild service role (logs, ENIs, the connection)
 
 
 # Kubernetes names (the manifests in k8s/ use the same ones).
@@ -85,6 +93,25 @@ def cluster_name(project: str, env: str) -> str:
 def db_instance_id(project: str, env: str) -> str:
     """The RDS instance identifier, `gif-prod` (also in its log groups' names)."""
     return f"{project}-{env}"
+
+
+# The deploy workflow's `name:` (.github/workflows/deploy.yml): the runner's webhook starts
+# builds for its queued jobs only.
+DEPLOY_WORKFLOW = "deploy"
+RUNNER_ROLE = "runner"  # gif-<env>-runner: the runner's CodeBuild service role
+
+
+def runner_project(project: str, env: str) -> str:
+    """The runner's CodeBuild project, `gif-prod-runner`: the deploy workflow's Kubernetes job
+    runs on `codebuild-gif-prod-runner-<run id>-<attempt>` (AWS CodeBuild User Guide,
+    action-runner.html: the label names the project)."""
+    return f"{project}-{env}-runner"
+
+
+def runner_log_group(project: str, env: str) -> str:
+    """`/gif/prod/codebuild-runner`: under the project's log groups (the boundary's
+    WriteProjectLogGroups)."""
+    return f"/{project}/{env}/codebuild-runner"
 
 
 def boundary_policy_name(project: str) -> str:

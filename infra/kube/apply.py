@@ -72,19 +72,19 @@ def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: P
     api.apply(job)
     console.print(f"  applied Job/{escape(name)}: migrate, then seed")
     deadline = job["spec"].get("activeDeadlineSeconds", 600) + JOB_WAIT_GRACE_SECONDS
-    started = pacing.clock()
+    started = pacing.clock.now()
     last = ""
     while True:
         current = api.get("batch/v1", "Job", name, namespace) or {}
         state = _job_state(current)
         if state != last:
-            console.print(f"  [{pacing.clock() - started:5.0f}s] {state}", highlight=False)
+            console.print(f"  [{pacing.clock.now() - started:5.0f}s] {state}", highlight=False)
             last = state
         if _condition(current, "Complete"):
             console.print(f"  migration Job {name} completed")
             return
         failed = _condition(current, "Failed")
-        if failed or pacing.clock() - started > deadline:
+        if failed or pacing.clock.now() - started > deadline:
             reason = (
                 f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}"
                 if failed
@@ -96,7 +96,7 @@ def run_migration(api: KubeApi, job: dict[str, Any], console: Console, pacing: P
                 "running version keeps serving. Fix the cause (its pod logs are above) and "
                 "deploy again."
             )
-        pacing.sleep(pacing.interval)
+        pacing.clock.sleep(pacing.interval)
 
 
 def _job_state(job: dict[str, Any]) -> str:
@@ -108,14 +108,14 @@ def _job_state(job: dict[str, Any]) -> str:
 
 
 def _wait_gone(api: KubeApi, name: str, namespace: str, pacing: Pacing) -> None:
-    started = pacing.clock()
+    started = pacing.clock.now()
     while api.get("batch/v1", "Job", name, namespace) is not None:
-        if pacing.clock() - started > 120:
+        if pacing.clock.now() - started > 120:
             raise OperationFailed(
                 f"old migration Job {name} is still being deleted after 120 s; check "
                 f"`kubectl -n {namespace} get job {name} -o yaml` (finalizers) and retry."
             )
-        pacing.sleep(pacing.interval)
+        pacing.clock.sleep(pacing.interval)
 
 
 def _print_job_pods(api: KubeApi, job: dict[str, Any], console: Console) -> None:

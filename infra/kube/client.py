@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
+from infra.core.clock import Clock
 from infra.core.errors import BadInput, GifstackError, OperationFailed
 
 FIELD_MANAGER = "gifstack"
@@ -28,12 +28,11 @@ TIMEOUT = (10, 60)  # seconds to connect, to read: a hung API server fails inste
 
 @dataclass(frozen=True)
 class Pacing:
-    """How waits poll: seconds between polls, the sleep and the clock (tests pass their own,
-    e.g. a sleep that plays the controllers' part)."""
+    """How waits poll: seconds between polls, and the project's one clock (tests pass their
+    own, e.g. one whose sleep plays the controllers' part)."""
 
     interval: float = 2.0
-    sleep: Callable[[float], None] = field(default=time.sleep)
-    clock: Callable[[], float] = field(default=time.monotonic)
+    clock: Clock = field(default_factory=Clock)
 
 
 class NamespaceTerminating(OperationFailed):

@@ -75,14 +75,14 @@ def wait(api: KubeApi, name: str, namespace: str, console: Console, pacing: Paci
     """Poll until the rollout is done; print a line whenever its state changes. Fails on the
     controller's ProgressDeadlineExceeded, or when nothing moved for progressDeadlineSeconds +
     DEADLINE_GRACE_SECONDS."""
-    started = last_progress = pacing.clock()
+    started = last_progress = pacing.clock.now()
     last_state, seen = "", None
     while True:
         deployment = api.get("apps/v1", "Deployment", name, namespace)
         if deployment is None:
             raise RolloutFailed(f"Deployment {name} disappeared during its rollout.")
         done, state = rollout_state(deployment)
-        now = pacing.clock()
+        now = pacing.clock.now()
         if _progress(deployment) != seen:
             seen, last_progress = _progress(deployment), now
         if state != last_state:
@@ -97,7 +97,7 @@ def wait(api: KubeApi, name: str, namespace: str, console: Console, pacing: Paci
                 f"Deployment {name} made no progress for {limit} s and its controller reported "
                 f"nothing (not even ProgressDeadlineExceeded): {state}"
             )
-        pacing.sleep(pacing.interval)
+        pacing.clock.sleep(pacing.interval)
 
 
 def _owned_replica_sets(api: KubeApi, deployment: dict[str, Any]) -> list[dict[str, Any]]:

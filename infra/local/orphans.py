@@ -53,7 +53,11 @@ def command_line(pid: int) -> str:
             return ""  # Linux: the process is gone
     except OSError:
         return ""
-    ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
+    # -ww: without it ps cuts the line at the terminal's width (80 columns with no terminal),
+    # and the marker at the end of our command line goes missing (procps and BSD ps alike).
+    ps = subprocess.run(
+        ["ps", "-ww", "-o", "command=", "-p", str(pid)], capture_output=True, text=True
+    )
     return ps.stdout
 
 

@@ -23,9 +23,17 @@ from infra.local.postgres import LocalPostgres
 DATA_DIR = LOCAL_DIR / "postgres"
 
 
-def run(host: str, port: int, say: Callable[[str], None] = print) -> int:
+def run(host: str, port: int, metrics_port: int = 9090, say: Callable[[str], None] = print) -> int:
     """Serve until interrupted; returns the server's exit code (0 after Ctrl-C)."""
-    _check_port(host, port)
+    _check_port(host, port, "--port")
+    if metrics_port == port:
+        raise BadInput(
+            f"cannot serve on {host}:{port}: --metrics-port must differ from --port "
+            "(/metrics has a port of its own)"
+        )
+    # The local pod (`invoke local.up`) holds 9090 too: said here, naming the flag, rather
+    # than as the server's dying words after migrate and seed.
+    _check_port(host, metrics_port, "--metrics-port")
     env = dict(os.environ)
     if env.get("DATABASE_URL"):
         say("database: DATABASE_URL from the environment")
@@ -45,8 +53,10 @@ def run(host: str, port: int, say: Callable[[str], None] = print) -> int:
             raise OperationFailed(f"`python -m app {step}` failed: {_last_message(done.stdout)}")
     display = f"[{host}]" if ":" in host else host
     say(f"GIF service: http://{display}:{port}/  (Ctrl-C stops it)")
+    say(f"metrics:     http://{display}:{metrics_port}/metrics")
+    serve = ["serve", "--host", host, "--port", str(port), "--metrics-port", str(metrics_port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "app", *serve],
         cwd=ROOT,
         env=env,
     )
@@ -60,12 +70,12 @@ def run(host: str, port: int, say: Callable[[str], None] = print) -> int:
         return server.wait()
 
 
-def _check_port(host: str, port: int) -> None:
+def _check_port(host: str, port: int, flag: str) -> None:
     """Bad input, said as such, before anything starts: the port's range, the host's
     address, then whether that address and port can be listened on."""
     where = f"cannot serve on {host}:{port}"
     if not 1 <= port <= 65535:
-        raise BadInput(f"{where}: --port must be between 1 and 65535")
+        raise BadInput(f"{where}: {flag} must be between 1 and 65535")
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except (socket.gaierror, UnicodeError) as exc:
@@ -79,11 +89,11 @@ def _check_port(host: str, port: int) -> None:
             probe.bind((host, port))
     except OSError as exc:
         fix = {
-            errno.EADDRINUSE: "the port is taken by another program; pass another --port",
+            errno.EADDRINUSE: f"the port is taken by another program; pass another {flag}",
             errno.EADDRNOTAVAIL: f"--host {host} is not an address of this machine; pass one "
             "that is, e.g. 127.0.0.1",
-            errno.EACCES: "ports below 1024 need privileges; pass --port 1024 or above",
-        }.get(exc.errno, f"{exc.strerror or exc}; pass another --host or --port")
+            errno.EACCES: f"ports below 1024 need privileges; pass {flag} 1024 or above",
+        }.get(exc.errno, f"{exc.strerror or exc}; pass another --host or {flag}")
         raise BadInput(f"{where}: {fix}") from None
 
 

@@ -90,7 +90,9 @@ def _deploy(
     env, target, dry_run = frame.env, frame.target, frame.options.dry_run
     app_step = only is None or naming.WORKLOAD in selected
     tag = None
-    if app_step and target.checks_image_in_ecr:
+    # A tag given without the app step is checked too: CI's stacks job deploys the stacks
+    # before another job runs the app with that tag, and a missing tag stops both first.
+    if (app_step or image_tag) and target.checks_image_in_ecr:
         tag = image_tag_rule.resolve(frame.settings, image_tag)
         image.require_tag(frame.aws, frame.settings, tag)
 

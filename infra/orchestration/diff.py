@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from infra.orchestration import stack_run, wiring
+from infra.orchestration import stack_run, targets, wiring
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.stacks import specs
 
@@ -20,7 +20,8 @@ def run(
     doesn't exist)."""
     frame = Frame.open(env, console, seams)
     selected = stack_run.select_stacks(only, specs.ENV_STACKS, env)
-    skipped = frame.target.connect(selected)
+    # The runner stack as deploy treats it (off: skipped; on: its GitHub source must be set).
+    skipped = {**targets.runner_stack(frame.settings, selected), **frame.target.connect(selected)}
     identity = frame.identity()
     templates = frame.render()
     keys = [key for key in selected if key not in skipped]

@@ -49,7 +49,9 @@ ENGINE_ACTIONS = (
     "cloudformation:SetStackPolicy",
 )
 # Set by CodeBuild in every build (docs.aws.amazon.com/codebuild/latest/userguide/
-# build-env-ref-env-vars.html): a CodeBuild-hosted runner with the VPC's private subnets.
+# build-env-ref-env-vars.html), arn:PARTITION:codebuild:REGION:ACCOUNT:build/PROJECT:BUILD-ID:
+# a build of this environment's runner project runs in its VPC's private subnets (the runner
+# stack, infra/stacks/runner.py); a build of any other project proves nothing.
 IN_VPC_VARIABLE = "CODEBUILD_BUILD_ARN"
 
 
@@ -353,19 +355,30 @@ def endpoint(ctx: Context) -> Finding:
             return Finding("cluster endpoint", OK, f"{host}:443 answers from here")
         reached = False
     else:
-        reached = bool(cidrs) or bool(os.environ.get(IN_VPC_VARIABLE))
+        reached = bool(cidrs) or on_the_runner(ctx.settings)
     if reached:
-        where = "inside the VPC (CodeBuild runner)" if not cidrs else f"public for {cidrs}"
+        runner = naming.runner_project(ctx.settings.project, ctx.settings.env)
+        where = (
+            f"inside the VPC (CodeBuild runner {runner})" if not cidrs else f"public for {cidrs}"
+        )
         return Finding("cluster endpoint", OK, where)
     return Finding(
         "cluster endpoint",
         FAIL,
         "the API endpoint is private-only (cluster.public_access_cidrs is empty) and this "
         "machine is not in the VPC: the Kubernetes step could not reach it",
-        "run the deploy from inside the VPC (a CodeBuild-hosted runner in the private "
-        "subnets sets CODEBUILD_BUILD_ARN), or for a laptop deploy list your office/VPN range "
-        "in cluster.public_access_cidrs",
+        "run the Kubernetes step from inside the VPC: on the runner stack's CodeBuild "
+        f"project {naming.runner_project(ctx.settings.project, ctx.settings.env)} (the deploy "
+        "workflow's `app` job; ci.runner: true), or for a laptop deploy list your office/VPN "
+        "range in cluster.public_access_cidrs",
     )
+
+
+def on_the_runner(settings: Settings) -> bool:
+    """Is this a build of the environment's runner project (so inside its VPC)?"""
+    parts = os.environ.get(IN_VPC_VARIABLE, "").split(":")
+    project = naming.runner_project(settings.project, settings.env)
+    return len(parts) == 7 and parts[2] == "codebuild" and parts[5] == f"build/{project}"
 
 
 CHECKS = (

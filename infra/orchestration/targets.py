@@ -14,10 +14,12 @@ from rich.console import Console
 from infra.core import naming
 from infra.core.errors import BadInput
 from infra.settings import image_tag as image_tag_rule
+from infra.settings import placeholders
 from infra.settings.params import Settings
 from infra.stacks import specs
 
 LOCAL_ENV = "local"
+RUNNER_OFF = "ci.runner is off in the params (no in-VPC CI runner for this environment)"
 
 
 class WorkloadTarget(Protocol):
@@ -51,6 +53,18 @@ class WorkloadTarget(Protocol):
     def before_destroy(self) -> None: ...
 
 
+def runner_stack(settings: Settings, keys: Iterable[str]) -> dict[str, str]:
+    """What `deploy` and `diff` do with the runner stack: skip it when ci.runner is off; with
+    it on, its repository and GitHub connection must be set (BadInput before any stack is
+    touched: the template has no value for them otherwise)."""
+    if naming.RUNNER not in keys:
+        return {}
+    if not settings.ci.runner:
+        return {naming.RUNNER: RUNNER_OFF}
+    placeholders.require_runner_source(settings)
+    return {}
+
+
 def runs_locally(settings: Settings) -> bool:
     """`--env local`: the stacks go to the AWS emulator and the app runs as a local process."""
     return settings.env == LOCAL_ENV
@@ -74,7 +88,7 @@ class EksTarget:
         self.console = console
 
     def prepare_deploy(self, keys: Iterable[str], image_tag: str | None) -> dict[str, str]:
-        return {}
+        return runner_stack(self.settings, keys)
 
     def connect(self, keys: Iterable[str]) -> dict[str, str]:
         return {}

@@ -207,12 +207,12 @@ def _apply_params(frame: Frame, step: Step) -> None:
     path = params.PARAMS_DIR / f"{frame.env}.yaml"
     before = path.read_text()
     changed = params_edit.edit(path, step.params)
-    params.load.cache_clear()
+    params.forget()
     try:
         frame.settings = params.load(frame.env)
     except BadInput:
         path.write_text(before)
-        params.load.cache_clear()
+        params.forget()
         raise
     written = synth.write([frame.env])
     where = [f"params/{frame.env}.yaml"] if changed else []

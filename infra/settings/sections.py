@@ -26,6 +26,7 @@ STACK_KEYS = (
     naming.DATABASE,
     naming.CLUSTER,
     naming.WORKLOAD,
+    naming.RUNNER,
     naming.REGISTRY,
     naming.CI,
 )
@@ -357,3 +358,22 @@ class CiSettings(_Section):
         pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com)?$",
         description="The account's GitHub OIDC provider if it has one; empty = gif-ci creates it.",
     )
+    runner: bool = Field(
+        False,
+        description="Deploy this environment's runner stack: a CodeBuild-hosted GitHub Actions "
+        "runner in the private subnets, so CI's Kubernetes step reaches a private-only API "
+        "endpoint (README: Deploying from GitHub).",
+    )
+    github_connection_arn: str = Field(
+        "",
+        pattern=r"^(arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:"
+        r"connection/[0-9a-f-]{36})?$",
+        description="The AWS CodeConnections GitHub connection the runner's CodeBuild project "
+        "uses (created once in the console); empty = unset (a deploy with the runner refuses it).",
+    )
+
+    @field_validator("github_connection_arn")
+    @classmethod
+    def _not_an_example_connection(cls, value: str) -> str:
+        placeholders.check_connection(value)
+        return value

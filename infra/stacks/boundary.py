@@ -12,7 +12,9 @@ The ceiling is the union of what the env stacks' roles need, and nothing else:
 - RDS Enhanced Monitoring role (database.py): AmazonRDSEnhancedMonitoringRole;
 - flow-log role (network.py): write to the project's log groups;
 - pod roles (workload.py): rds-db:connect as the app's database user, read an RDS-managed
-  master secret (the migrate roles only), decrypt with the project's keys.
+  master secret (the migrate roles only), decrypt with the project's keys;
+- CI runner role (runner.py): its build logs, its network interfaces in the VPC (CodeBuild's
+  permission on them), the GitHub connection (the runner roles only).
 The AWS managed policies' actions are copied here one by one: an action AWS adds to one of them
 later takes effect only once it is added here too (tests/infra/stacks/test_boundary.py
 compares this document with moto's copy of those policies).
@@ -26,6 +28,7 @@ from __future__ import annotations
 from awacs.aws import (
     Action,
     Allow,
+    ArnLike,
     Condition,
     Deny,
     PolicyDocument,
@@ -184,7 +187,9 @@ def document(settings: Settings) -> PolicyDocument:
             Statement(
                 Sid="EksNodes",
                 Effect=Allow,
-                Action=_actions(EKS_NODE_ACTIONS),
+                # Those not already granted on "*" above (the boundary is near IAM's 6,144
+                # character limit; the union is unchanged).
+                Action=_actions(set(EKS_NODE_ACTIONS) - set(EKS_CLUSTER_ACTIONS)),
                 Resource=["*"],
             ),
             # The flow-log role writes the VPC flow logs (/gif/<env>/vpc-flow-logs): streams
@@ -247,6 +252,33 @@ def document(settings: Settings) -> PolicyDocument:
                 Resource=[_any_region("secretsmanager", "secret:rds!*")],
                 Condition=Condition(StringEquals("aws:PrincipalArn", _migrate_roles(project))),
             ),
+            # The CI runner's CodeBuild role: CodeBuild may use the build's network interfaces
+            # (AWS CodeBuild User Guide, the VPC network interface policy; the ENI calls
+            # themselves are in EksNodes), and only the runner roles
+            # (gif-<env>-runner) may use a CodeConnections connection
+            # (connections-github-app.html).
+            Statement(
+                Sid="RunnerEnis",
+                Effect=Allow,
+                Action=_actions(["ec2:CreateNetworkInterfacePermission"]),
+                Resource=[_any_region("ec2", "network-interface/*")],
+                Condition=Condition(
+                    StringEquals("ec2:AuthorizedService", "codebuild.amazonaws.com")
+                ),
+            ),
+            Statement(
+                Sid="RunnerGitHub",
+                Effect=Allow,
+                Action=_actions(
+                    [
+                        "codeconnections:GetConnection",
+                        "codeconnections:GetConnectionToken",
+                        "codeconnections:UseConnection",
+                    ]
+                ),
+                Resource=[_any_region("codeconnections", "connection/*")],
+                Condition=Condition(ArnLike("aws:PrincipalArn", _runner_roles(project))),
+            ),
             Statement(
                 Sid="NeverEditThisBoundary",
                 Effect=Deny,
@@ -286,6 +318,12 @@ def _migrate_roles(project: str) -> list[Sub]:
             {naming.role_name(project, env, MIGRATE_ROLE) for env in params.environments()}
         )
     ]
+
+
+def _runner_roles(project: str) -> Sub:
+    """The CI runner's CodeBuild role of any environment (gif-*-runner)."""
+    name = naming.role_name(project, "*", naming.RUNNER_ROLE)
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}")
 
 
 def _app_users() -> list[str]:

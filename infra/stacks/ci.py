@@ -63,6 +63,7 @@ def build(settings: Settings) -> Template:
     ci_execution.add_execution_network_policy(stack, execution)
     ci_execution.add_execution_data_policy(stack, execution)
     ci_execution.add_execution_cluster_policy(stack, execution)
+    ci_execution.add_execution_runner_policy(stack, execution)
     ci_roles.add_execution_roles_policy(stack, execution)
     deploy = _add_deploy_role(stack)
     ci_roles.add_deploy_policy(stack, deploy)

@@ -23,6 +23,7 @@ from infra.stacks.ci_permissions import (
     RDS_CHANGES,
     RDS_CREATES,
     actions,
+    ci_environments,
     ec2,
     policy,
     project_tag,
@@ -357,3 +358,42 @@ def add_execution_cluster_policy(stack: StackTemplate, role: Role) -> None:
         ),
     ]
     policy(stack, "ExecutionClusterPolicy", "cloudformation-cluster", role, statements)
+
+
+def add_execution_runner_policy(stack: StackTemplate, role: Role) -> None:
+    """The runner stack's AWS::CodeBuild::Project. Its registry schema lists no handler
+    permissions (a pre-registry type), so the calls are those of the CodeBuild API that
+    CloudFormation makes for the properties used (botocore's codebuild model: CreateProject,
+    UpdateProject, DeleteProject, BatchGetProjects, Create/Update/DeleteWebhook), on the
+    project's env projects only; tests/infra/stacks/test_handler_permissions.py names them.
+    The service role is passed under PassProjectRoles (gif-<env>-*)."""
+    project = stack.settings.project
+    statements = [
+        Statement(
+            Sid="ManageRunnerProjects",
+            Effect=Allow,
+            Action=actions(
+                "codebuild",
+                "CreateProject UpdateProject DeleteProject BatchGetProjects "
+                "CreateWebhook UpdateWebhook DeleteWebhook",
+            ),
+            Resource=[
+                arn("codebuild", f"project/{naming.runner_project(project, env)}")
+                for env in ci_environments()
+            ],
+        ),
+        # A connection ARN given to CodeBuild (Source.Auth CODECONNECTIONS); IAM's catalogue:
+        # PassConnection with codeconnections:PassedToService. CreateProject checks the
+        # connection with the project's role (aws/aws-cdk#38504); this covers a check of the
+        # caller as well, and passes connections to CodeBuild only.
+        Statement(
+            Sid="PassConnectionsToCodeBuild",
+            Effect=Allow,
+            Action=actions("codeconnections", "PassConnection"),
+            Resource=[arn("codeconnections", "connection/*")],
+            Condition=Condition(
+                StringEquals("codeconnections:PassedToService", "codebuild.amazonaws.com")
+            ),
+        ),
+    ]
+    policy(stack, "ExecutionRunnerPolicy", "cloudformation-runner", role, statements)

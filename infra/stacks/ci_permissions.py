@@ -95,6 +95,11 @@ def project_tag(kind: str, project: str) -> Condition:
     return Condition(StringEquals(f"aws:{kind}Tag/{naming.TAG_PROJECT}", project))
 
 
+def ci_environments() -> list[str]:
+    """The environments the CI roles deploy (every params file but the local emulator's)."""
+    return [env for env in environments() if env != "local"]
+
+
 def env_stacks(stack: StackTemplate) -> list[Sub]:
     """The env stacks (gif-dev-*, gif-prod-*...), never the shared gif-ci/gif-registry."""
     project = stack.settings.project

@@ -296,3 +296,5 @@ def _add_outputs(stack: StackTemplate) -> None:
         "IAM OIDC provider of the cluster (IAM roles for service accounts).",
     )
     stack.output(Outputs.NODE_ROLE_ARN, GetAtt("NodeRole", "Arn"), "IAM role of the nodes.")
+    group = GetAtt("Cluster", "ClusterSecurityGroupId")  # on the API endpoint's ENIs too
+    stack.output(Outputs.CLUSTER_SECURITY_GROUP_ID, group, "EKS's cluster security group.")

@@ -86,6 +86,7 @@ SPECS: dict[str, StackSpec] = {
                 Outputs.CLUSTER_CERTIFICATE_AUTHORITY,
                 Outputs.CLUSTER_OIDC_PROVIDER_ARN,
                 Outputs.NODE_ROLE_ARN,
+                Outputs.CLUSTER_SECURITY_GROUP_ID,
             ),
             timeout_minutes=60,
             # moto 5.2's CloudFormation skips the resource types it doesn't emulate (EKS
@@ -98,6 +99,19 @@ SPECS: dict[str, StackSpec] = {
             produces=(Outputs.APP_ROLE_ARN, Outputs.MIGRATE_ROLE_ARN),
             timeout_minutes=15,
             not_emulated="not created locally: needs the EKS cluster",
+        ),
+        StackSpec(
+            naming.RUNNER,
+            needs=(naming.NETWORK, naming.CLUSTER),
+            produces=(
+                Outputs.RUNNER_PROJECT_NAME,
+                Outputs.RUNNER_SECURITY_GROUP_ID,
+                Outputs.RUNNER_ROLE_ARN,
+            ),
+            timeout_minutes=15,
+            # moto 5.2's CloudFormation doesn't emulate AWS::CodeBuild::Project (nor a GitHub
+            # webhook), and the runner only exists to reach the EKS API endpoint.
+            not_emulated="not created locally: no CodeBuild (and no EKS to reach)",
         ),
         StackSpec(
             naming.REGISTRY,

@@ -22,6 +22,8 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
+# deploy.yml's jobs that deploy: the stacks (GitHub-hosted), then the app on the in-VPC runner.
+DEPLOY_JOBS = ("stacks", "app")
 
 
 def load(path: Path) -> dict:
@@ -119,7 +121,7 @@ def test_aws_access_is_oidc_with_the_role_from_a_repository_variable(path):
     assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text
     assert "secrets." not in text
     # Each job its own role: the image job pushes (ImageRoleArn), the deploy job deploys.
-    roles = {"image": "AWS_IMAGE_ROLE_ARN", "deploy": "AWS_DEPLOY_ROLE_ARN"}
+    roles = {"image": "AWS_IMAGE_ROLE_ARN"} | dict.fromkeys(DEPLOY_JOBS, "AWS_DEPLOY_ROLE_ARN")
     for name, job in load(path)["jobs"].items():
         for step in steps(job):
             if step.get("uses", "").startswith(AWS_CREDENTIALS):
@@ -253,7 +255,12 @@ def test_the_settings_steps_print_what_params_say(tmp_path):
             "platform": image.platform(prod),
             "repository": prod.app.image_repository,
         },
-        "deploy": {"region": prod.region},
+        "stacks": {
+            "region": prod.region,
+            "stacks": "network,database,cluster,runner",
+            "runner": "gif-prod-runner",
+        },
+        "app": {"region": prod.region},
     }
     for name, job in load(DEPLOY)["jobs"].items():
         (step,) = [s for s in steps(job) if s.get("id") == "settings"]
@@ -267,31 +274,83 @@ def test_the_settings_steps_print_what_params_say(tmp_path):
         assert dict(line.split("=", 1) for line in lines) == expected[name]
 
 
-def test_deploy_job_deploys_exactly_the_built_or_given_tag_to_production():
-    job = load(DEPLOY)["jobs"]["deploy"]
+def test_the_stacks_job_deploys_every_stack_but_the_workload_to_production():
+    job = load(DEPLOY)["jobs"]["stacks"]
     assert job["needs"] == "image"
     # Runs after a skipped image job (a dispatch naming a tag), never after a failed one.
     assert job["if"] == (
         "${{ !cancelled() && (needs.image.result == 'success' || "
         "needs.image.result == 'skipped') }}"
     )
+    assert job["runs-on"] == "ubuntu-24.04"  # CloudFormation needs no path into the VPC
     assert job["environment"] == "production"
     (step,) = [s for s in steps(job) if "invoke deploy" in s.get("run", "")]
-    assert step["run"] == 'invoke deploy --env prod --image-tag "$IMAGE_TAG" --yes'
+    assert step["run"] == (
+        'invoke deploy --env prod --only "$STACKS" --image-tag "$IMAGE_TAG" --yes'
+    )
+    assert step["env"]["STACKS"] == "${{ steps.settings.outputs.stacks }}"
+    # The same tag as the app job's, checked in ECR before any stack.
     assert step["env"]["IMAGE_TAG"] == "${{ inputs.image_tag || needs.image.outputs.tag }}"
+    assert job["outputs"]["runner"] == "${{ steps.settings.outputs.runner }}"
+
+
+def test_the_app_job_deploys_exactly_the_built_or_given_tag_on_the_in_vpc_runner():
+    job = load(DEPLOY)["jobs"]["app"]
+    assert job["needs"] == ["image", "stacks"]
+    assert job["if"] == (
+        "${{ !cancelled() && needs.stacks.result == 'success' && "
+        "(needs.image.result == 'success' || needs.image.result == 'skipped') }}"
+    )
+    assert job["environment"] == "production"
+    (step,) = [s for s in steps(job) if "invoke deploy" in s.get("run", "")]
+    assert step["run"] == 'invoke deploy --env prod --only workload --image-tag "$IMAGE_TAG" --yes'
+    assert step["env"]["IMAGE_TAG"] == "${{ inputs.image_tag || needs.image.outputs.tag }}"
+
+
+def test_the_two_jobs_deploy_every_env_stack_once_and_the_runner_before_the_app():
+    from infra.core import naming
+    from infra.stacks import graph, specs
+
+    stacks = [k for k in specs.ENV_STACKS if k != naming.WORKLOAD]  # the settings step's rule
+    assert sorted([*stacks, naming.WORKLOAD]) == sorted(specs.ENV_STACKS)
+    # The runner and everything it needs go up in the first job, on GitHub's runner.
+    assert {naming.RUNNER, *graph.DEPENDS_ON[naming.RUNNER]} <= set(stacks)
+
+
+def test_the_app_job_runs_on_the_runner_project_the_builder_names():
+    # AWS CodeBuild User Guide (action-runner.html): the label is
+    # codebuild-<project name>-${{ github.run_id }}-${{ github.run_attempt }}.
+    from infra.core import naming
+    from infra.stacks import runner
+
+    job = load(DEPLOY)["jobs"]["app"]
+    assert job["runs-on"] == (
+        "codebuild-${{ needs.stacks.outputs.runner }}-${{ github.run_id }}-"
+        "${{ github.run_attempt }}"
+    )
+    prod = params.load("prod")
+    project = runner.build(prod).resources["RunnerProject"]
+    # The stacks job's settings step prints naming.runner_project (checked by running it in
+    # test_the_settings_steps_print_what_params_say), the name the builder gives the project.
+    assert project.properties["Name"] == naming.runner_project(prod.project, "prod")
+    assert project.properties["Name"] == "gif-prod-runner"
+    # The webhook starts builds for this workflow's jobs only.
+    (group,) = project.properties["Triggers"].properties["FilterGroups"]
+    patterns = {f.properties["Type"]: f.properties["Pattern"] for f in group}
+    assert re.fullmatch(patterns["WORKFLOW_NAME"], load(DEPLOY)["name"])
+    assert patterns["EVENT"] == "WORKFLOW_JOB_QUEUED"
 
 
 def test_prod_deploys_queue_and_never_cancel_each_other():
     workflow = load(DEPLOY)
-    assert "concurrency" not in workflow  # builds may overlap; deploys may not
-    assert workflow["jobs"]["deploy"]["concurrency"] == {
-        "group": "deploy-prod",
-        "cancel-in-progress": False,
-    }
+    # The whole run: no other run's stacks change between its two deploy jobs.
+    assert workflow["concurrency"] == {"group": "deploy-prod", "cancel-in-progress": False}
+    assert all("concurrency" not in job for job in workflow["jobs"].values())
 
 
-def test_deploy_job_refuses_other_refs_and_a_missing_role_variable(tmp_path):
-    job = load(DEPLOY)["jobs"]["deploy"]
+@pytest.mark.parametrize("name", DEPLOY_JOBS)
+def test_deploy_jobs_refuse_other_refs_and_a_missing_role_variable(tmp_path, name):
+    job = load(DEPLOY)["jobs"][name]
     guard = steps(job)[0]
     assert "refs/heads/master" in guard["run"]
 
@@ -421,6 +480,6 @@ def test_steps_run_in_a_working_order():
         "docker/build-push-action",
     ]
     assert [name for name in image_steps if name in wanted] == wanted
-    deploy_steps = order(jobs["deploy"])
     wanted = ["actions/checkout", "settings", AWS_CREDENTIALS, "invoke deploy"]
-    assert [name for name in deploy_steps if name in wanted] == wanted
+    for name in DEPLOY_JOBS:
+        assert [step for step in order(jobs[name]) if step in wanted] == wanted, name

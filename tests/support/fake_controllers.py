@@ -4,7 +4,7 @@
 pass over HTTP with the real kubernetes client, as the Job, Deployment, horizontal pod
 autoscaler and service (load balancer) controllers would: it creates pods and ReplicaSets,
 scales, and writes `status`. Pass it as the waits' sleep and `now` as their clock
-(`Pacing(10, controllers.step, controllers.clock)`) so the cluster moves on exactly when
+(`Pacing(10, Clock(controllers.clock, controllers.step))`) so the cluster moves on exactly when
 gifstack polls: deterministic, no threads.
 
 Outcomes are chosen per image: `failing_images` crash-loop (the rollout hits its progress

@@ -134,7 +134,7 @@ def test_each_mistake_is_one_line_and_exit_2(capsys, monkeypatch, name, kind, fl
         (
             ["recover", "--env", "dev"],
             "error: recover: missing --stack STACK (The stuck stack: one of network, database, "
-            "cluster, workload, registry, ci.)",
+            "cluster, workload, runner, registry, ci.)",
         ),
         (
             ["synth", "--all", "--env", "dev"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from infra.core.clock import Clock
 from infra.core.errors import OperationFailed
 from infra.kube import apply as kube_apply
 from infra.kube import kinds
@@ -59,7 +60,7 @@ def test_prune_covers_every_prunable_kind_of_the_table(api, kind):
     assert kube_apply.prune_candidates(api, [], "gif") == [(kind.api_version, kind.name, "gone")]
 
 
-class Clock:
+class FakeTime:
     def __init__(self):
         self.now = 0.0
 
@@ -77,10 +78,10 @@ def test_a_migration_that_never_finishes_fails_after_its_deadline(api):
         "metadata": {"name": "gif-migrate-abc", "namespace": "gif"},
         "spec": {"activeDeadlineSeconds": 60, "template": {"spec": {"containers": []}}},
     }
-    clock = Clock()
+    clock = FakeTime()
     console = Console(record=True, width=200)
     with pytest.raises(OperationFailed) as failure:
-        kube_apply.run_migration(api, job, console, Pacing(30, clock.sleep, clock))
+        kube_apply.run_migration(api, job, console, Pacing(30, Clock(clock, clock.sleep)))
     assert "not finished after 120 s" in failure.value.message
     assert "has no pods to show logs of" in console.export_text()
 
@@ -124,7 +125,7 @@ def test_a_failed_migration_shows_the_logs_of_its_own_pods_only():
         }
         controllers = Controllers(cluster, failing_migrations={image})
         controllers.migration_error = "ERROR: first attempt"
-        pacing = Pacing(10, controllers.step, controllers.clock)
+        pacing = Pacing(10, Clock(controllers.clock, controllers.step))
         with pytest.raises(OperationFailed):
             kube_apply.run_migration(api, job, Console(), pacing)
 

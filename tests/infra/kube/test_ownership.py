@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from infra.core.clock import Clock
 from infra.kube import ownership
 from infra.kube import render as kube_render
 from infra.kube import step as kube
@@ -42,7 +43,7 @@ def deploy(cluster, settings, tag, controllers, **options):
             tag,
             console=console,
             api_client=cluster.api_client(),
-            pacing=Pacing(10, controllers.step, controllers.clock),
+            pacing=Pacing(10, Clock(controllers.clock, controllers.step)),
             **options,
         )
     except Exception as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from infra.core.clock import Clock
 from infra.kube import rollout as kube_rollout
 from infra.kube.client import KubeApi, Pacing
 from tests.support.fake_controllers import Controllers
@@ -106,7 +107,7 @@ def test_the_wait_gives_up_after_the_deadline_when_the_controller_says_nothing()
         clock = FakeClock()
         console = Console(record=True, width=200)
         with pytest.raises(kube_rollout.RolloutFailed) as failure:
-            kube_rollout.wait(api, "gif-app", "gif", console, Pacing(10, clock.sleep, clock))
+            kube_rollout.wait(api, "gif-app", "gif", console, Pacing(10, Clock(clock, clock.sleep)))
     assert "made no progress for 90 s" in failure.value.message
     assert "controller to pick up generation 1" in console.export_text()
 
@@ -139,7 +140,7 @@ def test_a_slow_rollout_that_keeps_progressing_succeeds_past_deadline_plus_grace
         controllers = Controllers(cluster, seconds_per_pod=60)
         console = Console(record=True, width=200)
         kube_rollout.wait(
-            api, "gif-app", "gif", console, Pacing(10, controllers.step, controllers.clock)
+            api, "gif-app", "gif", console, Pacing(10, Clock(controllers.clock, controllers.step))
         )
     assert controllers.now >= 720
     assert "all 12 pods run the new version and are available" in console.export_text()
@@ -161,7 +162,7 @@ def test_the_grace_clock_restarts_only_when_the_counts_move():
 
         with pytest.raises(kube_rollout.RolloutFailed) as failure:
             kube_rollout.wait(
-                api, "gif-app", "gif", Console(), Pacing(10, sleep, controllers.clock)
+                api, "gif-app", "gif", Console(), Pacing(10, Clock(controllers.clock, sleep))
             )
     assert "no progress for 180 s" in failure.value.message
     # The controller picked the rollout up at 10 s and had a pod ready at 70 s: the last move.

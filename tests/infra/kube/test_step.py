@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from infra.core import naming
+from infra.core.clock import Clock
 from infra.core.errors import BadInput, OperationFailed
 from infra.kube import render as kube_render
 from infra.kube import step as kube
@@ -52,7 +53,9 @@ def deploy(cluster, settings, tag, controllers, **options):
             tag,
             console=console,
             api_client=options.pop("api_client", None) or cluster.api_client(),
-            pacing=Pacing(interval=0, sleep=controllers.step if controllers else _no_sleep),
+            pacing=Pacing(
+                interval=0, clock=Clock(sleep=controllers.step if controllers else _no_sleep)
+            ),
             **options,
         )
     except Exception as exc:
@@ -345,7 +348,7 @@ def test_without_a_client_it_signs_in_to_the_cluster_named_by_the_stack_outputs(
         values,
         "v1",
         console=Console(),
-        pacing=Pacing(0, controllers.step),
+        pacing=Pacing(0, Clock(sleep=controllers.step)),
         session=boto3.Session(region_name=dev.region),
     )
     assert url == f"http://{LB}/"
@@ -373,7 +376,7 @@ def test_no_secret_reaches_the_cluster_or_the_output(cluster, dev):
         "v1",
         console=console,
         api_client=cluster.api_client(),
-        pacing=Pacing(0, controllers.step),
+        pacing=Pacing(0, Clock(sleep=controllers.step)),
     )
     assert sentinel not in console.export_text()
     sent = [request.text for request in cluster.emulator.log]
@@ -406,7 +409,7 @@ def test_the_rollout_check_after_new_nodes_waits_for_every_pod(cluster, dev):
         outputs(dev),
         console=console,
         api_client=cluster.api_client(),
-        pacing=Pacing(interval=0, sleep=controllers.step),
+        pacing=Pacing(interval=0, clock=Clock(sleep=controllers.step)),
     )
 
     text = console.export_text()
@@ -422,6 +425,6 @@ def test_the_rollout_check_fails_without_the_app(cluster, dev):
             outputs(dev),
             console=console,
             api_client=cluster.api_client(),
-            pacing=Pacing(interval=0, sleep=_no_sleep),
+            pacing=Pacing(interval=0, clock=Clock(sleep=_no_sleep)),
         )
     assert "Deployment gif-app disappeared" in failed.value.message

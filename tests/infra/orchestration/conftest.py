@@ -24,3 +24,33 @@ def emulated(emulator, monkeypatch):
 def aws(emulated):
     """An account after `invoke bootstrap` (gif-ci's boundary and execution role)."""
     return support.bootstrapped(emulated)
+
+
+# The runner's repository and GitHub connection as a team sets them before its first deploy
+# (the shipped params leave them unset, which a deploy with ci.runner on refuses:
+# tests/infra/orchestration/test_targets.py).
+RUNNER_SOURCE = {
+    "github_repository": "acme/gifstack",
+    "github_connection_arn": (
+        "arn:aws:codeconnections:eu-west-1:210987654321:connection/"
+        "0123abcd-4567-89ef-0123-456789abcdef"
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def runner_source_set(monkeypatch):
+    """Every command test deploys params whose runner has its repository and connection;
+    yields the real loader, for a test of the shipped (unset) values."""
+    from infra.settings import params
+
+    real = params.load
+
+    def load(env: str):
+        settings = real(env)
+        if not settings.ci.runner:
+            return settings
+        return settings.model_copy(update={"ci": settings.ci.model_copy(update=RUNNER_SOURCE)})
+
+    monkeypatch.setattr(params, "load", load)
+    return real

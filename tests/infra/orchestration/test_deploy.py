@@ -182,6 +182,26 @@ def test_diff_shows_the_change_and_changes_nothing(aws, console, monkeypatch):
     assert [c for c in pending if c["ExecutionStatus"] == "AVAILABLE"] == []
 
 
+def test_diff_refuses_the_runner_without_its_github_source_before_any_call(
+    emulated, console, monkeypatch, runner_source_set
+):
+    monkeypatch.setattr(params, "load", runner_source_set)  # as params/prod.yaml ships
+    with pytest.raises(BadInput) as refused:
+        diff.run("prod", only="runner", console=console)
+    assert "params/prod.yaml: ci.github_repository and ci.github_connection_arn" in (
+        refused.value.message
+    )
+
+
+def test_diff_leaves_the_runner_out_when_it_is_off(aws, console, monkeypatch):
+    off = params.load("dev").model_copy(
+        update={"ci": params.load("dev").ci.model_copy(update={"runner": False})}
+    )
+    monkeypatch.setattr(params, "load", lambda env: off)
+    counts = diff.run("dev", only="network,runner", console=console)
+    assert set(counts) == {"network"}
+
+
 def test_dry_run_on_an_empty_account_plans_and_creates_nothing(emulated, console):
     aws = emulated
     report = deploy.run("dev", only="network,database", dry_run=True, yes=True, console=console)
@@ -280,7 +300,7 @@ def test_only_names_are_validated_with_the_valid_ones_listed():
 
     assert bad.value.message == (
         "--only: unknown stack 'dtabase'. Valid stacks for --env dev: network, database, "
-        "cluster, workload (comma-separated, e.g. --only database,cluster)."
+        "cluster, workload, runner (comma-separated, e.g. --only database,cluster)."
     )
 
 
@@ -409,6 +429,21 @@ def test_an_image_tag_missing_from_ecr_stops_before_any_stack(aws, image_in_ecr,
     assert log == []
 
 
+def test_a_given_tag_is_checked_even_when_the_app_step_is_left_out(aws, image_in_ecr, console):
+    # CI's `stacks` job deploys all but the workload with the run's tag: a tag missing from
+    # ECR stops it before any stack, as it would the `app` job.
+    factory, log = _fake_engines(fail=set())
+    with pytest.raises(BadInput, match="image tag 'v2' is not in ECR"):
+        deploy.run(
+            "dev",
+            image_tag="v2",
+            only="network,database",
+            console=console,
+            seams=Seams(engine_factory=factory),
+        )
+    assert log == []
+
+
 # --- exit codes through invoke ----------------------------------------------------------------
 
 
@@ -476,7 +511,10 @@ def _with_repository(monkeypatch, repository: str = "acme/gifstack") -> None:
     monkeypatch.setattr(params, "load", load)
 
 
-def test_bootstrap_refuses_an_unset_repository_before_any_call(emulated, console):
+def test_bootstrap_refuses_an_unset_repository_before_any_call(
+    emulated, console, monkeypatch, runner_source_set
+):
+    monkeypatch.setattr(params, "load", runner_source_set)  # as params/dev.yaml ships
     with pytest.raises(BadInput) as refused:
         bootstrap.run("dev", yes=True, console=console)
     assert refused.value.exit_code == 2

@@ -120,9 +120,13 @@ def _stub(aws: Aws, settings, answers: Answers) -> None:
         stub.activate()
 
 
+# A build of prod's runner project (CodeBuild's CODEBUILD_BUILD_ARN).
+RUNNER_BUILD = "arn:aws:codebuild:eu-west-1:123456789012:build/gif-prod-runner:0123abcd-45"
+
+
 @pytest.fixture
 def in_vpc(monkeypatch):
-    monkeypatch.setenv(IN_VPC_VARIABLE, "arn:aws:codebuild:eu-west-1:123456789012:build/gif:1")
+    monkeypatch.setenv(IN_VPC_VARIABLE, RUNNER_BUILD)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
@@ -236,6 +240,27 @@ def test_a_private_endpoint_from_outside_the_vpc(moto, in_vpc, monkeypatch):
     office = {"public_access_cidrs": ["198.18.10.0/24"]}
     findings = preflight.check(_frame(moto, Answers(), cluster=office), app_step=True)
     assert all(f.status == OK for f in findings)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        "arn:aws:codebuild:eu-west-1:123456789012:build/gif-dev-runner:0123abcd-45",
+        "arn:aws:codebuild:eu-west-1:123456789012:build/someone-elses-project:0123abcd-45",
+        "gif-prod-runner",
+    ],
+)
+def test_a_build_of_another_project_is_not_inside_this_vpc(moto, in_vpc, monkeypatch, build):
+    monkeypatch.setenv(IN_VPC_VARIABLE, build)
+    error, table = _failing(moto)
+    assert error.message.endswith("No stack was touched.") and "cluster endpoint" in error.message
+    assert "gif-prod-runner" in table  # where to run it instead
+
+
+def test_on_the_runner_the_private_endpoint_passes(moto, in_vpc):
+    findings = preflight.check(_frame(moto, Answers()), app_step=True)
+    (endpoint,) = [f for f in findings if f.check == "cluster endpoint"]
+    assert endpoint.status == OK and "CodeBuild runner gif-prod-runner" in endpoint.detail
 
 
 def test_no_kubernetes_step_no_endpoint_check(moto, in_vpc, monkeypatch):

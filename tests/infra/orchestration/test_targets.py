@@ -81,3 +81,45 @@ def test_only_stacks_without_the_app_do_not_need_its_port(local_deploy, monkeypa
 
         with pytest.raises(AssertionError, match="AWS was about to be called"):
             local_deploy(only="network")
+
+
+# --- the runner stack on EKS (ci.runner) ----------------------------------------------------
+
+RUNNER_CI = {
+    "github_repository": "acme/gifstack",
+    "github_connection_arn": (
+        "arn:aws:codeconnections:eu-west-1:210987654321:connection/"
+        "0123abcd-4567-89ef-0123-456789abcdef"
+    ),
+}
+
+
+def _eks(env: str, **ci):
+    from infra.orchestration.targets import EksTarget
+
+    settings = params.load(env)
+    settings = settings.model_copy(update={"ci": settings.ci.model_copy(update=ci)})
+    return EksTarget(settings, Console(file=io.StringIO()))
+
+
+def test_a_deploy_with_the_runner_refuses_an_unset_connection_before_any_stack():
+    unset = {"github_repository": "", "github_connection_arn": ""}  # as params/prod.yaml ships
+    with pytest.raises(BadInput) as caught:
+        _eks("prod", **unset).prepare_deploy(["network", "cluster", "runner"], "abc")
+    assert "params/prod.yaml: ci.github_repository and ci.github_connection_arn not set" in (
+        caught.value.message
+    )
+
+
+def test_a_deploy_with_the_runner_set_up_skips_nothing():
+    assert _eks("prod", **RUNNER_CI).prepare_deploy(["network", "runner"], "abc") == {}
+
+
+def test_the_runner_is_skipped_with_a_reason_when_off_and_unasked_when_not_selected():
+    from infra.orchestration.targets import RUNNER_OFF
+
+    assert _eks("dev", runner=False).prepare_deploy(["network", "runner"], None) == {
+        "runner": RUNNER_OFF
+    }
+    unset = {"github_repository": "", "github_connection_arn": ""}
+    assert _eks("prod", **unset).prepare_deploy(["network", "database"], "abc") == {}

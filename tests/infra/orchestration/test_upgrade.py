@@ -241,10 +241,10 @@ def workspace(tmp_path, monkeypatch):
             tmp_path / "params" / f"{env}.yaml",
             {"cluster.kubernetes_version": "1.34", "cluster.support_type": "EXTENDED"},
         )
-    params.load.cache_clear()
+    params.forget()
     synth.write(["dev", "prod"])
     yield tmp_path
-    params.load.cache_clear()
+    params.forget()
 
 
 @pytest.fixture
@@ -266,7 +266,7 @@ def run(account: Account, env: str, console, *, rollouts=None, blue_green=None, 
     try:
         return upgrade.run(env, console=console, seams=seams, parts=parts, **flags)
     finally:
-        params.load.cache_clear()
+        params.forget()
 
 
 def settled(account: Account) -> None:
@@ -441,7 +441,7 @@ def test_prod_refuses_a_wrong_name_or_no_terminal(aws, workspace, console, monke
 
 def test_postgres_major_goes_through_blue_green_then_the_params(aws, workspace, console):
     edit(workspace / "params" / "dev.yaml", {"database.engine_version": "16.9"})
-    params.load.cache_clear()
+    params.forget()
     account, calls = Account(postgres="16.9", postgres_targets=("16.10", "17.6")), []
 
     def blue_green(rds, **kwargs):
@@ -493,7 +493,7 @@ def test_a_major_interrupted_after_the_switchover_only_catches_the_params_up(
     aws, workspace, console
 ):
     edit(workspace / "params" / "dev.yaml", {"database.engine_version": "16.9"})
-    params.load.cache_clear()
+    params.forget()
     account, calls = Account(postgres="17.6", postgres_targets=("17.7",)), []
 
     steps = run(

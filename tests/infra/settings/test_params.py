@@ -200,12 +200,12 @@ def test_an_empty_file_or_document_is_all_defaults(tmp_path):
         (
             "deploy:\n  stack_timeout_minutes: {netwrok: 30}\n",
             "deploy.stack_timeout_minutes: unknown stack 'netwrok'. Did you mean 'network'? "
-            "Stacks: network, database, cluster, workload, registry, ci.",
+            "Stacks: network, database, cluster, workload, runner, registry, ci.",
         ),
         (
             "deploy:\n  stack_timeout_minutes: {vpc: 30}\n",
             "deploy.stack_timeout_minutes: unknown stack 'vpc'. "
-            "Stacks: network, database, cluster, workload, registry, ci.",
+            "Stacks: network, database, cluster, workload, runner, registry, ci.",
         ),
     ],
 )
@@ -361,6 +361,60 @@ def test_unset_github_repository_loads_but_bootstrap_refuses_it(tmp_path):
     assert "params/staging.yaml" in caught.value.message
     mine = load_text(tmp_path, "ci:\n  github_repository: acme/gifstack\n")
     assert placeholders.require_github_repository(mine) == "acme/gifstack"
+
+
+CONNECTION = "arn:aws:codeconnections:eu-west-1:{account}:connection/{id}"
+REAL_ID = "0123abcd-4567-89ef-0123-456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        CONNECTION.format(account="111122223333", id=REAL_ID),
+        CONNECTION.format(account="123456789012", id=REAL_ID),
+        CONNECTION.format(account="210987654321", id="00000000-0000-0000-0000-000000000000"),
+    ],
+)
+def test_an_example_connection_arn_is_refused(tmp_path, arn):
+    text = message(tmp_path, f"ci:\n  github_connection_arn: {arn}\n")
+    assert "ci.github_connection_arn" in text and "example connection ARN" in text
+
+
+def test_a_connection_arn_that_is_no_arn_is_refused(tmp_path):
+    text = message(tmp_path, "ci:\n  github_connection_arn: my-github-connection\n")
+    assert "ci.github_connection_arn" in text
+
+
+@pytest.mark.parametrize(
+    ("ci", "missing"),
+    [
+        ("  runner: true\n", "ci.github_repository and ci.github_connection_arn not set"),
+        ("  runner: true\n  github_repository: acme/gifstack\n", "ci.github_connection_arn not"),
+    ],
+)
+def test_the_runner_needs_the_repository_and_the_connection(tmp_path, ci, missing):
+    settings = load_text(tmp_path, "ci:\n" + ci)  # loads: only a deploy with the runner needs it
+    with pytest.raises(BadInput) as caught:
+        placeholders.require_runner_source(settings)
+    assert missing in caught.value.message
+    assert (
+        "params/staging.yaml" in caught.value.message and "ci.runner: false" in caught.value.message
+    )
+
+
+def test_a_real_connection_is_kept_and_the_runner_source_is_complete(tmp_path):
+    arn = CONNECTION.format(account="210987654321", id=REAL_ID)
+    text = (
+        f"ci:\n  runner: true\n  github_repository: acme/gifstack\n  github_connection_arn: {arn}\n"
+    )
+    settings = load_text(tmp_path, text)
+    assert settings.ci.github_connection_arn == arn
+    placeholders.require_runner_source(settings)  # no error
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_shipped_params_deploy_with_the_runner(env):
+    assert params.load(env).ci.runner is True
 
 
 def test_a_version_past_standard_support_is_refused_unless_extended_is_chosen(tmp_path):

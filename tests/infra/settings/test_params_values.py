@@ -85,6 +85,8 @@ DEFAULTS = {
         "default_branch": "master",
         "environment": "production",
         "existing_oidc_provider_arn": "",
+        "runner": False,
+        "github_connection_arn": "",
     },
     "registry_keep_images": 30,
 }
@@ -151,6 +153,10 @@ VALID = {
     "ci.default_branch": "main",
     "ci.environment": "prod-deploy",
     "ci.existing_oidc_provider_arn": ARN,
+    "ci.runner": True,
+    "ci.github_connection_arn": (
+        "arn:aws:codeconnections:eu-west-1:210987654321:connection/0123abcd-4567-89ef-0123-456789abcdef"
+    ),
     "registry_keep_images": 1000,
 }
 

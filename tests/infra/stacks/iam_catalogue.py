@@ -165,6 +165,15 @@ EXAMPLE_INPUTS = {
         f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0123abcd-4567-89ef-AbCdEf"
     ),
     "DatabaseKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0123abcd-4567-89ef-0123-456789abcdef",
+    # The runner stack: its GitHub connection (params) and its own security group.
+    "GitHubConnectionArn": (
+        f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/0123abcd-4567-89ef-0123-456789abcdef"
+    ),
+    "RunnerSecurityGroup.GroupId": "sg-0123456789abcdef0",
+}
+# Example values of the list parameters (one element per AZ).
+EXAMPLE_LISTS = {
+    "PrivateSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccc3"],
 }
 
 
@@ -172,6 +181,9 @@ def concrete(value, template: dict) -> str:
     """A policy's Resource as deployed in the example account."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
         return EXAMPLE_INPUTS[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Select"}:
+        index, listed = value["Fn::Select"]
+        return EXAMPLE_LISTS[listed["Ref"]][index]
     if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
         logical_id, attribute = value["Fn::GetAtt"]
         target = template["Resources"][logical_id]

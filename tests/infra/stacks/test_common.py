@@ -10,7 +10,9 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from infra.core import naming
-from infra.stacks import specs
+from infra.core.errors import BadInput
+from infra.settings import params, placeholders
+from infra.stacks import runner, specs
 from tests.infra.stacks import iam_catalogue as catalogue
 from tests.infra.stacks.helpers import (
     ENVS,
@@ -112,6 +114,11 @@ def test_inputs_without_defaults_are_outputs_of_the_stacks_before(env):
         template = TEMPLATES[("shared" if key in specs.SHARED_STACKS else env, key)]
         for name, parameter in template.get("Parameters", {}).items():
             if "Default" in parameter or name == naming.DEPLOYER_PRINCIPAL_ARN:
+                continue
+            if key == naming.RUNNER and name in runner.FROM_PARAMS:
+                # Unset in these params: a deploy with the runner refuses that first.
+                with pytest.raises(BadInput):
+                    placeholders.require_runner_source(params.load(env))
                 continue
             assert name in produced, f"{key} needs {name}, which no earlier stack outputs"
         produced.update({output: key for output in template["Outputs"]})

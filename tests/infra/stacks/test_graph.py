@@ -27,7 +27,8 @@ def test_run_order_puts_each_stack_after_what_it_needs():
 
 
 def test_waves_run_database_and_cluster_together_and_shared_stacks_first():
-    assert graph.waves(ENV) == [["network"], ["database", "cluster"], ["workload"]]
+    # The runner (network + cluster) goes up beside the workload (database + cluster).
+    assert graph.waves(ENV) == [["network"], ["database", "cluster"], ["workload", "runner"]]
     assert graph.waves(specs.ALL_STACKS)[0] == ["network", "registry", "ci"]
 
 
@@ -60,7 +61,8 @@ def test_every_output_key_has_exactly_one_producer():
 
 def test_reverse_dependencies_tear_down_dependents_first():
     reverse = graph.reverse_dependencies(ENV)
-    assert reverse[naming.NETWORK] == ("cluster", "database", "workload")
+    assert reverse[naming.NETWORK] == ("cluster", "database", "runner", "workload")
+    assert reverse[naming.CLUSTER] == ("runner", "workload")
     assert reverse[naming.WORKLOAD] == ()
 
 
@@ -137,7 +139,12 @@ def test_a_result_with_status_failed_counts_as_a_failure():
 
     assert not result.outcomes[naming.NETWORK].ok
     blocked = {key: result.outcomes[key].blocked_by for key in ENV[1:]}
-    assert blocked == {"database": "network", "cluster": "network", "workload": "network"}
+    assert blocked == {
+        "database": "network",
+        "cluster": "network",
+        "workload": "network",
+        "runner": "network",
+    }
 
 
 def test_teardown_runs_in_reverse_with_reverse_dependencies():

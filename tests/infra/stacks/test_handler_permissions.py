@@ -84,8 +84,33 @@ NOT_GRANTED = {
     "rds:RemoveRoleFromDBInstance": "DBInstance AssociatedRoles: not used",
 }
 # Resource types whose registry schema has no handler list: name each with how its permissions
-# are known instead. None of the templates' types is such a type today (checked below).
-NO_HANDLER_SCHEMA: dict[str, str] = {}
+# are known instead, and list its calls in KNOWN_CALLS (checked like handler permissions).
+NO_HANDLER_SCHEMA: dict[str, str] = {
+    "AWS::CodeBuild::Project": "a pre-registry type (cfn-lint's schema has no handlers): the "
+    "CodeBuild API calls for the properties the runner stack uses (botocore's codebuild model: "
+    "the project's CRUD and its webhook), PassRole of its service role to CodeBuild, and the "
+    "CodeConnections connection passed to CodeBuild (Source.Auth CODECONNECTIONS)",
+}
+KNOWN_CALLS: dict[str, dict[str, list[str]]] = {
+    "AWS::CodeBuild::Project": {
+        "create": [
+            "codebuild:CreateProject",
+            "codebuild:CreateWebhook",
+            "codebuild:BatchGetProjects",
+            "iam:PassRole",
+            "codeconnections:PassConnection",
+        ],
+        "read": ["codebuild:BatchGetProjects"],
+        "update": [
+            "codebuild:UpdateProject",
+            "codebuild:UpdateWebhook",
+            "codebuild:BatchGetProjects",
+            "iam:PassRole",
+            "codeconnections:PassConnection",
+        ],
+        "delete": ["codebuild:DeleteWebhook", "codebuild:DeleteProject"],
+    },
+}
 # (CFN type, action) -> the iam:AWSServiceName of the service-linked role that handler creates.
 SERVICE_LINKED_ROLES = {
     "AWS::EKS::Cluster": "eks.amazonaws.com",
@@ -137,7 +162,11 @@ EXAMPLES: dict[tuple[str, str], tuple[list[str], bool]] = {
         False,
     ),
     ("iam", "role"): (
-        [f"arn:aws:iam::{ACCOUNT}:role/gif-{env}-node" for env in ("dev", "prod")],
+        [
+            f"arn:aws:iam::{ACCOUNT}:role/gif-{env}-{purpose}"
+            for env in ("dev", "prod")
+            for purpose in ("node", "runner")
+        ],
         True,
     ),
     ("iam", "oidc-provider"): (
@@ -145,6 +174,11 @@ EXAMPLES: dict[tuple[str, str], tuple[list[str], bool]] = {
         False,
     ),
     ("kms", "key"): ([f"arn:aws:kms:{A}:key/0123abcd-4567-89ef-0123-456789abcdef"], True),
+    ("codebuild", "project"): ([f"arn:aws:codebuild:{A}:project/gif-prod-runner"], True),
+    ("codeconnections", "Connection"): (
+        [f"arn:aws:codeconnections:{A}:connection/0123abcd-4567-89ef-0123-456789abcdef"],
+        False,
+    ),
     ("kms", "alias"): ([f"arn:aws:kms:{A}:alias/gif-prod-database-key"], False),
     ("logs", "log-group"): (
         [
@@ -199,6 +233,7 @@ PRIMARY = {
     "AWS::RDS::DBInstance": ("rds", "db"),
     "AWS::RDS::DBParameterGroup": ("rds", "pg"),
     "AWS::RDS::DBSubnetGroup": ("rds", "subgrp"),
+    "AWS::CodeBuild::Project": ("codebuild", "project"),
 }
 NAMES = {
     "AWS::EC2::Subnet": {("ec2", "vpc")},
@@ -224,6 +259,7 @@ NAMES = {
     "AWS::EKS::AccessEntry": {("eks", "cluster"), ("eks", "access-policy")},
     "AWS::EKS::PodIdentityAssociation": {("eks", "cluster"), ("iam", "role")},
     "AWS::KMS::Alias": {("kms", "key")},
+    "AWS::CodeBuild::Project": {("iam", "role"), ("codeconnections", "Connection")},
     "AWS::Logs::LogGroup": {("kms", "key")},
     "AWS::RDS::DBInstance": {
         ("rds", "pg"),
@@ -235,6 +271,8 @@ NAMES = {
         ("rds", "cluster-snapshot"),
     },
 }
+# The service a type's role (and connection) is passed to.
+PASSED_TO = {"AWS::CodeBuild::Project": "codebuild.amazonaws.com"}
 # The create call of each EC2 type (ec2:CreateTags on creation carries ec2:CreateAction).
 EC2_CREATE_ACTION = {kind: f"ec2:{action}" for action, kind in ci_permissions.EC2_CREATES.items()}
 
@@ -269,6 +307,9 @@ def _context(kind: str, phase: str, action: str, resource: tuple[str, str]) -> d
     }
     if kind in SERVICE_LINKED_ROLES:
         context["iam:AWSServiceName"] = SERVICE_LINKED_ROLES[kind]
+    if kind in PASSED_TO:
+        context["iam:PassedToService"] = PASSED_TO[kind]
+        context["codeconnections:PassedToService"] = PASSED_TO[kind]
     if action == "ec2:RunInstances":
         context["ec2:LaunchTemplate"] = LT
     if resource == ("*", "*"):
@@ -301,7 +342,7 @@ def missing_permissions(templates: dict, documents: list[dict], boundary) -> lis
     region = settings("prod").region
     problems = []
     for kind in kinds:
-        phases = catalogue.handlers(region, kind)
+        phases = catalogue.handlers(region, kind) or KNOWN_CALLS.get(kind)
         if phases is None:
             if kind not in NO_HANDLER_SCHEMA:
                 problems.append(f"{kind}: no handler permissions in its registry schema")
@@ -372,10 +413,15 @@ def test_every_deliberate_exception_is_a_real_handler_call_and_really_not_grante
     region = settings("prod").region
     kinds = {r["Type"] for t in env_templates().values() for r in t["Resources"].values()}
     listed = {
-        a for kind in kinds for acts in catalogue.handlers(region, kind).values() for a in acts
+        a
+        for kind in kinds
+        for acts in (catalogue.handlers(region, kind) or KNOWN_CALLS[kind]).values()
+        for a in acts
     }
     assert set(NOT_GRANTED) <= listed, set(NOT_GRANTED) - listed
     assert set(NO_HANDLER_SCHEMA) <= kinds
+    assert set(KNOWN_CALLS) == set(NO_HANDLER_SCHEMA)
+    assert all(catalogue.handlers(region, kind) is None for kind in NO_HANDLER_SCHEMA)
     for action in NOT_GRANTED:
         if catalogue.exists(action):
             granted = [
@@ -400,8 +446,9 @@ def test_a_new_resource_type_without_its_permissions_fails():
     found = missing_permissions(_with_resource("AWS::SQS::Queue", {}), documents, boundary)
     assert any(p.startswith("AWS::SQS::Queue create sqs:CreateQueue") for p in found), found
     # A type whose schema has no handler list must be named with a reason, not passed over.
-    found = missing_permissions(_with_resource("AWS::CodeBuild::Project", {}), documents, boundary)
-    assert "AWS::CodeBuild::Project: no handler permissions in its registry schema" in found
+    kind = "AWS::CloudFormation::WaitConditionHandle"
+    found = missing_permissions(_with_resource(kind, {}), documents, boundary)
+    assert f"{kind}: no handler permissions in its registry schema" in found
 
 
 @pytest.mark.parametrize(
@@ -413,3 +460,37 @@ def test_the_confirmed_missing_calls_are_granted(action):
     documents, boundary = execution_role()
     kind = "AWS::EKS::Nodegroup" if action.startswith("ec2:") else "AWS::RDS::DBParameterGroup"
     assert _check(kind, "create", action, documents, boundary) == []
+
+
+def _without(documents: list[dict], action: str) -> list[dict]:
+    return [
+        {
+            **document,
+            "Statement": [
+                {**s, "Action": [a for a in s["Action"] if a != action]}
+                for s in document["Statement"]
+                if s["Action"] != [action]
+            ],
+        }
+        for document in documents
+    ]
+
+
+@pytest.mark.parametrize(
+    "action", ["codebuild:CreateWebhook", "codebuild:UpdateProject", "iam:PassRole"]
+)
+def test_the_runner_project_fails_without_one_of_its_calls(action):
+    documents, boundary = execution_role()
+    runner = {k: t for k, t in env_templates().items() if k[1] == naming.RUNNER}
+    assert missing_permissions(runner, documents, boundary) == []
+    found = missing_permissions(runner, _without(documents, action), boundary)
+    assert any(p.startswith("AWS::CodeBuild::Project") and action in p for p in found), found
+
+
+def test_the_runner_role_is_passed_to_codebuild_only_as_a_project_role():
+    documents, boundary = execution_role()
+    role = f"arn:aws:iam::{ACCOUNT}:role/gif-prod-runner"
+    to_codebuild = {"iam:PassedToService": "codebuild.amazonaws.com"}
+    assert allows_within(documents, boundary, "iam:PassRole", role, to_codebuild)
+    ci_role = f"arn:aws:iam::{ACCOUNT}:role/gif-ci-deploy"
+    assert not allows_within(documents, boundary, "iam:PassRole", ci_role, to_codebuild)

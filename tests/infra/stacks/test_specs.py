@@ -39,10 +39,10 @@ def test_wired_parameters_come_from_the_stacks_the_spec_needs_and_each_need_is_u
 
 
 def test_the_table_has_every_stack_key_and_no_other():
-    keys = {naming.NETWORK, naming.DATABASE, naming.CLUSTER, naming.WORKLOAD}
+    keys = {naming.NETWORK, naming.DATABASE, naming.CLUSTER, naming.WORKLOAD, naming.RUNNER}
     keys |= {naming.REGISTRY, naming.CI}
     assert set(specs.SPECS) == keys
-    assert specs.ENV_STACKS == ("network", "database", "cluster", "workload")
+    assert specs.ENV_STACKS == ("network", "database", "cluster", "workload", "runner")
     assert specs.SHARED_STACKS == ("registry", "ci")
 
 
@@ -56,11 +56,12 @@ def test_stack_names_per_env_and_shared():
     assert specs.stack_name("gif", "prod", naming.CI) == "gif-ci"
 
 
-def test_cluster_and_workload_are_left_out_of_the_local_plan_with_a_reason():
+def test_cluster_workload_and_runner_are_left_out_of_the_local_plan_with_a_reason():
     skipped = specs.not_emulated(specs.ENV_STACKS)
-    assert list(skipped) == [naming.CLUSTER, naming.WORKLOAD]
+    assert list(skipped) == [naming.CLUSTER, naming.WORKLOAD, naming.RUNNER]
     assert "EKS" in skipped[naming.CLUSTER]
     assert "EKS" in skipped[naming.WORKLOAD]
+    assert "CodeBuild" in skipped[naming.RUNNER]
 
 
 def test_producers_in_table_order():
@@ -89,6 +90,7 @@ def test_default_timeouts_are_the_long_ones_for_rds_and_eks():
         "database": 60,  # an RDS instance (Multi-AZ) takes 10-40 minutes
         "cluster": 60,  # the EKS control plane 10-15 minutes, then the node group
         "workload": 15,
+        "runner": 15,
         "registry": 10,
         "ci": 10,
     }

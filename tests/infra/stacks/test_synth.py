@@ -99,6 +99,7 @@ def test_layout_env_folders_and_shared(tmp_path):
         "dev/database.yaml",
         "dev/cluster.yaml",
         "dev/workload.yaml",
+        "dev/runner.yaml",
         "shared/registry.yaml",
         "shared/ci.yaml",
     }
