@@ -250,6 +250,39 @@ def drift(c, env):
 @task(
     help={
         "env": _ENV_HELP,
+        "kubernetes": "Target Kubernetes minor, e.g. 1.36: one minor at a time, control plane, "
+        "add-ons, then nodes.",
+        "postgres": "Target PostgreSQL version, e.g. 17.7 (minor: in place; major: Blue/Green).",
+        "dry_run": "Show the plan (read from the account) and stop; change nothing.",
+        "force": "Upgrade despite ERROR upgrade insights (they are named either way).",
+        "yes": "Don't ask (CI): no change-set prompts, no typed confirmation in prod.",
+        "principal_arn": _PRINCIPAL_HELP,
+    }
+)
+@reported
+def upgrade(
+    c,
+    env,
+    kubernetes=None,
+    postgres=None,
+    dry_run=False,
+    force=False,
+    yes=False,
+    principal_arn=None,
+):
+    """Upgrade EKS (control plane, add-ons, nodes) and/or PostgreSQL: plan, then each step as
+    a params + templates change deployed with the engine; rerun to resume."""
+    from infra.orchestration import upgrade as command
+
+    _principal(principal_arn)
+    command.run(
+        env, kubernetes=kubernetes, postgres=postgres, dry_run=dry_run, force=force, yes=yes
+    )
+
+
+@task(
+    help={
+        "env": _ENV_HELP,
         "confirm": "The environment's full name typed exactly (gif-prod); required for prod.",
         "yes": "Don't ask (non-prod only); prod always needs --confirm.",
     }
@@ -489,6 +522,7 @@ ns = Collection(
     diff,
     status,
     drift,
+    upgrade,
     destroy,
     restore,
     recover,

@@ -95,6 +95,24 @@ def deploy_workload(
     return _url(api, namespace, console, scheme)
 
 
+def check_rollout(
+    settings: Settings,
+    outputs: dict[str, str],
+    *,
+    console: Console,
+    session: Any = None,
+    api_client: Any = None,
+    pacing: Pacing | None = None,
+) -> None:
+    """The app's Deployment is rolled out and every replica available (after new nodes:
+    its pods rescheduled and ready again); RolloutFailed after the rollout's deadline."""
+    if api_client is None:
+        api_client = _eks_api_client(settings, outputs, session)
+    api = KubeApi(api_client, describe=_describe(outputs))
+    console.print(f"[bold]kubernetes[/] checking the rollout of Deployment/{kube_render.APP}")
+    kube_rollout.wait(api, kube_render.APP, naming.K8S_NAMESPACE, console, pacing or Pacing())
+
+
 def _listed(doomed: list[tuple[str, str, str]]) -> str:
     return escape(", ".join(f"{kind}/{name}" for _, kind, name in doomed) or "nothing")
 

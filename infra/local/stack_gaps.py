@@ -13,7 +13,7 @@ import functools
 import os
 from typing import Any
 
-from infra.local import stack_gaps_rds
+from infra.local import stack_gaps_rds, stack_gaps_templates
 
 # Gap: moto 5.2's CloudFormation skips resource types it doesn't emulate (EKS cluster,
 # node group, add-ons, access entries, OIDC provider). A "cluster" stack would report
@@ -59,6 +59,7 @@ def patch_moto() -> None:
         stack_gaps_rds.take_a_final_snapshot_on_delete,
         stack_gaps_rds.restore_a_db_instance_from_its_snapshot,
         stack_gaps_rds.store_a_key_policy_as_text,  # after _accept_kms_key_tags
+        stack_gaps_templates.read_a_path_style_template_url_from_any_host,
     ):
         workaround()
 

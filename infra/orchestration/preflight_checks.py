@@ -29,7 +29,7 @@ from infra.aws.session import Aws, Identity
 from infra.core import naming
 from infra.settings.params import Settings
 from infra.stacks import specs
-from infra.stacks.cluster import LATE_ADDONS, NODE_ADDONS
+from infra.stacks.cluster_nodes import LATE_ADDONS, NODE_ADDONS
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 ADDONS = NODE_ADDONS + LATE_ADDONS

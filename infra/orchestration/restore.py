@@ -116,13 +116,13 @@ def _from_snapshot(
         console.print("dry run: nothing was written or changed.")
         return None
     _confirmed(frame, yes, f"create env {env}'s database from {chosen.identifier}")
-    path = params_edit.set_value(env, "database", "restore_snapshot", chosen.identifier)
+    params_edit.apply(env, {"database.restore_snapshot": chosen.identifier})
     for written in synth.write([env]):
         shown = written.relative_to(synth.ROOT) if written.is_relative_to(synth.ROOT) else written
         console.print(f"wrote {shown}")
     console.print(
         Text(
-            f"wrote params/{path.name}: database.restore_snapshot: {chosen.identifier}. "
+            f"wrote params/{env}.yaml: database.restore_snapshot: {chosen.identifier}. "
             "Commit it with templates/; never remove it while this instance lives.",
             style="bold",
         )

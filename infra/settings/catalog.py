@@ -61,6 +61,30 @@ def eks_versions(today: datetime.date | None = None) -> tuple[str, ...]:
     return tuple(v for v in EKS_VERSIONS if eks_support(v, today) != "ended")
 
 
+# kubelet may be up to three minor versions older than kube-apiserver, never newer (Kubernetes
+# 1.28 and later: kubernetes.io/releases/version-skew-policy/#kubelet, which EKS's "Update
+# existing cluster to new Kubernetes version" page cites). EKS also wants managed nodes on the
+# control plane's minor before the control plane moves on (same page, step 1), which
+# `invoke upgrade` does: control plane, add-ons, nodes, one minor at a time.
+MAX_NODE_SKEW = 3
+
+# The managed add-ons of the cluster stack (infra/stacks/cluster_nodes.py), by when they go in.
+# Installed before the nodes (they need networking to become Ready); CoreDNS after them.
+NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+# Pods, so after the nodes. metrics-server: an EKS community add-on (docs.aws.amazon.com/eks/
+# latest/userguide/community-addons.html), not installed by default; the HPA needs it.
+LATE_ADDONS = ("coredns", "metrics-server")
+EKS_ADDONS = NODE_ADDONS + LATE_ADDONS
+
+
+def kubernetes_minor(version: str) -> tuple[int, int]:
+    """ "1.35" -> (1, 35), for ordering; ValueError unless it is MAJOR.MINOR."""
+    major, minor = version.split(".")  # ValueError on anything but one dot
+    if not (major.isdigit() and minor.isdigit()):
+        raise ValueError(f"{version!r} is not a Kubernetes minor version like 1.35")
+    return int(major), int(minor)
+
+
 POSTGRES_MAJORS = ("16", "17")
 
 

@@ -111,6 +111,11 @@ def load(env: str) -> Settings:
     return load_file(PARAMS_DIR / f"{env}.yaml", env)
 
 
+# What `load` has read is forgotten: a command that edits a params file (`invoke upgrade`)
+# reads it again. Bound here, so it is the cache's own whatever later wraps `load`.
+forget = load.cache_clear
+
+
 def load_file(path: Path, env: str | None = None) -> Settings:
     """Validate one params file (the environment name defaults to the file's stem)."""
     where = _display(path)

@@ -193,8 +193,22 @@ class DatabaseSettings(_Section):
         return self
 
 
+# An EKS add-on version as DescribeAddonVersions lists it (e.g. v1.19.2-eksbuild.1).
+ADDON_VERSION = r"^v\d+\.\d+\.\d+(-eksbuild\.\d+)?$"
+
+
 class ClusterSettings(_Section):
     kubernetes_version: str = Field("1.35", description="EKS Kubernetes version.")
+    node_kubernetes_version: str | None = Field(
+        None,
+        description="The node group's Kubernetes version; unset = kubernetes_version. At most "
+        f"{catalog.MAX_NODE_SKEW} minors behind the control plane, never ahead of it.",
+    )
+    addon_versions: dict[str, Annotated[str, Field(pattern=ADDON_VERSION)]] = Field(
+        default_factory=dict,
+        description="Pinned managed add-on versions (`invoke upgrade` writes them); an add-on "
+        "not listed gets EKS's default version for the cluster's Kubernetes version.",
+    )
     support_type: Literal["STANDARD", "EXTENDED"] = Field(
         "STANDARD",
         description="The cluster's UpgradePolicy: STANDARD upgrades it when its version leaves "
@@ -239,6 +253,43 @@ class ClusterSettings(_Section):
         return value
 
     _log_retention = field_validator("log_retention_days")(_retention)
+
+    @field_validator("addon_versions")
+    @classmethod
+    def _addon_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name not in catalog.EKS_ADDONS:
+                raise ValueError(
+                    f"{name!r} is not one of the cluster's managed add-ons "
+                    f"({', '.join(catalog.EKS_ADDONS)})"
+                )
+        return value
+
+    @property
+    def node_version(self) -> str:
+        """The node group's Kubernetes version (the control plane's unless pinned)."""
+        return self.node_kubernetes_version or self.kubernetes_version
+
+    @model_validator(mode="after")
+    def _node_skew(self) -> ClusterSettings:
+        node = self.node_version
+        if node not in catalog.EKS_KUBERNETES_VERSIONS:
+            offered = ", ".join(catalog.EKS_KUBERNETES_VERSIONS)
+            raise ValueError(
+                f"cluster.node_kubernetes_version {node!r} is not a Kubernetes version EKS "
+                f"offers; use one of {offered}"
+            )
+        behind = (
+            catalog.kubernetes_minor(self.kubernetes_version)[1]
+            - (catalog.kubernetes_minor(node)[1])
+        )
+        if not 0 <= behind <= catalog.MAX_NODE_SKEW:
+            raise ValueError(
+                f"cluster.node_kubernetes_version {node!r} must not be newer than "
+                f"kubernetes_version {self.kubernetes_version!r} nor more than "
+                f"{catalog.MAX_NODE_SKEW} minor versions older (the kubelet version skew policy)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _standard_support(self) -> ClusterSettings:

@@ -1,39 +1,25 @@
 """gif-<env>-cluster: the EKS control plane (all logs, secrets envelope encryption, API access
 entries, private endpoint plus a public one only for the configured CIDRs), its OIDC provider,
-a managed node group in the private subnets (IMDSv2, encrypted gp3) and the core add-ons."""
+a managed node group in the private subnets (IMDSv2, encrypted gp3) and the core add-ons
+(those three: infra/stacks/cluster_nodes.py)."""
 
 from __future__ import annotations
-
-import json
 
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole, TagSession
 from troposphere import Equals, GetAtt, Not, Ref, Sub, Template
-from troposphere.ec2 import (
-    EBSBlockDevice,
-    LaunchTemplate,
-    LaunchTemplateBlockDeviceMapping,
-    LaunchTemplateData,
-    MetadataOptions,
-    TagSpecifications,
-)
 from troposphere.eks import (
     AccessConfig,
     AccessEntry,
     AccessPolicy,
     AccessScope,
-    Addon,
     Cluster,
     ClusterLogging,
     EncryptionConfig,
-    LaunchTemplateSpecification,
     Logging,
     LoggingTypeConfig,
-    Nodegroup,
     Provider,
     ResourcesVpcConfig,
-    ScalingConfig,
-    UpdateConfig,
     UpgradePolicy,
 )
 from troposphere.iam import OIDCProvider, Policy
@@ -43,6 +29,7 @@ from infra.core import naming
 from infra.core.naming import Outputs
 from infra.settings import catalog
 from infra.settings.params import Settings
+from infra.stacks import cluster_nodes as nodes
 from infra.stacks.common import (
     StackTemplate,
     add_kms_key,
@@ -57,15 +44,7 @@ NETWORK_GROUP = "Network (from the network stack)"
 ACCESS_GROUP = "Cluster access"
 CLUSTER_GROUP = "Cluster"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-# Installed before the nodes (they need networking to become Ready); CoreDNS after them.
-NODE_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
-# Pods, so after the nodes. metrics-server: an EKS community add-on (docs.aws.amazon.com/eks/
-# latest/userguide/community-addons.html), not installed by default; the HPA needs it.
-LATE_ADDONS = ("coredns", "metrics-server")
-# The VPC CNI enforces Kubernetes NetworkPolicy only when asked to (k8s/ ships policies).
-ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 DEPLOYER_IS_NOT_CI = "DeployerIsNotCiRole"
-AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
 
 
 def build(settings: Settings) -> Template:
@@ -78,10 +57,10 @@ def build(settings: Settings) -> Template:
     _add_deployer_access(stack)
     _add_oidc_provider(stack)
     _add_node_role(stack)
-    _add_launch_template(stack)
-    _add_addons(stack, NODE_ADDONS)
-    _add_node_group(stack)
-    _add_addons(stack, LATE_ADDONS, after="NodeGroup")
+    nodes.add_launch_template(stack)
+    nodes.add_addons(stack, nodes.NODE_ADDONS)
+    nodes.add_node_group(stack)
+    nodes.add_addons(stack, nodes.LATE_ADDONS, after=nodes.NODE_GROUP)
     _add_outputs(stack)
     return stack.finish()
 
@@ -127,6 +106,16 @@ def _add_parameters(stack: StackTemplate) -> None:
         Default=stack.settings.cluster.kubernetes_version,
         AllowedValues=list(catalog.EKS_KUBERNETES_VERSIONS),
         Description="EKS Kubernetes minor version (upgrade one minor at a time).",
+    )
+    stack.parameter(
+        nodes.NODE_VERSION_PARAMETER,
+        CLUSTER_GROUP,
+        "Node group Kubernetes version",
+        Type="String",
+        Default=stack.settings.cluster.node_version,
+        AllowedValues=list(catalog.EKS_KUBERNETES_VERSIONS),
+        Description="The nodes' Kubernetes minor version: the control plane's, or up to "
+        f"{catalog.MAX_NODE_SKEW} minors behind it during an upgrade (`invoke upgrade`).",
     )
 
 
@@ -279,94 +268,6 @@ def _add_node_role(stack: StackTemplate) -> None:
             managed_policy("AmazonEC2ContainerRegistryPullOnly"),
         ],
     )
-
-
-def _add_launch_template(stack: StackTemplate) -> None:
-    cluster = stack.settings.cluster
-    name = f"{stack.prefix}-node"
-    stack.add(
-        LaunchTemplate(
-            "NodeLaunchTemplate",
-            LaunchTemplateName=name,
-            LaunchTemplateData=LaunchTemplateData(
-                # IMDSv2 only, one hop: pods can't reach the node's instance credentials.
-                MetadataOptions=MetadataOptions(
-                    HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=1
-                ),
-                BlockDeviceMappings=[
-                    LaunchTemplateBlockDeviceMapping(
-                        DeviceName="/dev/xvda",
-                        Ebs=EBSBlockDevice(
-                            VolumeType="gp3",
-                            VolumeSize=cluster.node_disk_gib,
-                            Encrypted=True,
-                            DeleteOnTermination=True,
-                        ),
-                    )
-                ],
-                # Naming security groups replaces EKS's default, so the cluster group is listed.
-                SecurityGroupIds=[
-                    GetAtt("Cluster", "ClusterSecurityGroupId"),
-                    Ref(Outputs.APP_SECURITY_GROUP_ID),
-                ],
-                TagSpecifications=[
-                    TagSpecifications(ResourceType=kind, Tags=stack.tags(name))
-                    for kind in ("instance", "volume")
-                ],
-            ),
-            TagSpecifications=[
-                TagSpecifications(ResourceType="launch-template", Tags=stack.tags(name))
-            ],
-        )
-    )
-
-
-def _add_node_group(stack: StackTemplate) -> None:
-    cluster = stack.settings.cluster
-    stack.add(
-        Nodegroup(
-            "NodeGroup",
-            ClusterName=Ref("Cluster"),
-            NodeRole=GetAtt("NodeRole", "Arn"),
-            Subnets=Ref(Outputs.PRIVATE_SUBNET_IDS),
-            AmiType=AMI_TYPES[cluster.node_architecture],
-            CapacityType="ON_DEMAND",
-            InstanceTypes=list(cluster.node_instance_types),
-            ScalingConfig=ScalingConfig(
-                MinSize=cluster.node_min_size,
-                DesiredSize=cluster.node_desired_size,
-                MaxSize=cluster.node_max_size,
-            ),
-            UpdateConfig=UpdateConfig(MaxUnavailable=1),
-            LaunchTemplate=LaunchTemplateSpecification(
-                Id=Ref("NodeLaunchTemplate"),
-                Version=GetAtt("NodeLaunchTemplate", "LatestVersionNumber"),
-            ),
-            DependsOn=[_addon_id(name) for name in NODE_ADDONS],
-            Tags=stack.tag_values(f"{stack.prefix}-node"),
-        )
-    )
-
-
-def _add_addons(stack: StackTemplate, names: tuple[str, ...], after: str | None = None) -> None:
-    for name in names:
-        extra = {"DependsOn": after} if after else {}
-        if name in ADDON_CONFIGURATION:
-            extra["ConfigurationValues"] = json.dumps(ADDON_CONFIGURATION[name], sort_keys=True)
-        stack.add(
-            Addon(
-                _addon_id(name),
-                AddonName=name,
-                ClusterName=Ref("Cluster"),
-                ResolveConflicts="OVERWRITE",
-                Tags=stack.tags(),
-                **extra,
-            )
-        )
-
-
-def _addon_id(name: str) -> str:
-    return "Addon" + "".join(part.capitalize() for part in name.split("-"))
 
 
 def _trust(service: str, *, tag_session: bool = True) -> PolicyDocument:

@@ -31,6 +31,7 @@ CASES: dict[str, tuple[list[str] | None, list[str], list[str] | None]] = {
     "audit": (None, ["--lock", "x"], ["now"]),
     "preflight": ([], ["--evn", "dev"], ["--env", "staging"]),
     "drift": ([], ["--evn", "dev"], ["--env", "staging"]),
+    "upgrade": ([], ["--env", "dev", "--kubernets", "1.36"], ["--env", "dev", "--kubernetes", "x"]),
     "deploy": ([], ["--evn", "local"], ["--env", "staging"]),
     "diff": ([], ["--env", "dev", "--onyl", "network"], ["--env", "staging"]),
     "status": ([], ["--nev", "dev"], ["--env", "staging"]),

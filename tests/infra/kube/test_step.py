@@ -397,3 +397,34 @@ def test_with_a_certificate_the_url_is_https(cluster, dev):
     url, text = deploy(cluster, tls, "v1", Controllers(cluster))
     assert url == f"https://{LB}/"
     assert f"the GIF service is at https://{LB}/" in text
+
+
+def test_the_rollout_check_after_new_nodes_waits_for_every_pod(cluster, dev):
+    controllers = Controllers(cluster)
+    deploy(cluster, dev, "v1", controllers)
+    console = Console(record=True, width=220, color_system=None)
+
+    kube.check_rollout(
+        dev,
+        outputs(dev),
+        console=console,
+        api_client=cluster.api_client(),
+        pacing=Pacing(interval=0, clock=Clock(sleep=controllers.step)),
+    )
+
+    text = console.export_text()
+    assert "checking the rollout of Deployment/gif-app" in text
+    assert "pods run the new version and are available" in text
+
+
+def test_the_rollout_check_fails_without_the_app(cluster, dev):
+    console = Console(record=True, width=220, color_system=None)
+    with pytest.raises(OperationFailed) as failed:
+        kube.check_rollout(
+            dev,
+            outputs(dev),
+            console=console,
+            api_client=cluster.api_client(),
+            pacing=Pacing(interval=0, clock=Clock(sleep=_no_sleep)),
+        )
+    assert "Deployment gif-app disappeared" in failed.value.message

@@ -92,6 +92,22 @@ def test_an_update_change_set_records_the_new_parameters_tags_and_outputs(cfn):
     assert {tag["Key"]: tag["Value"] for tag in stack["Tags"]} == {"git-commit": "bbb"}
 
 
+def test_a_template_url_on_the_emulators_ip_address_is_read_path_style(emulator, cfn):
+    # The address the template bucket hands over for a template over 51,200 bytes.
+    s3 = support.client(emulator, "s3")
+    s3.create_bucket(
+        Bucket="gifstack-templates", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    s3.put_object(Bucket="gifstack-templates", Key="small/abc.yaml", Body=SMALL.encode())
+    url = f"{s3.meta.endpoint_url}/gifstack-templates/small/abc.yaml"
+    assert url.startswith("http://127.0.0.1:")
+    cfn.create_change_set(
+        StackName="from-s3", ChangeSetName="first", ChangeSetType="CREATE", TemplateURL=url
+    )
+    cfn.execute_change_set(ChangeSetName="first", StackName="from-s3")
+    assert _outputs(cfn.describe_stacks(StackName="from-s3")["Stacks"][0])["Label"] == "first"
+
+
 def test_list_parameters_are_reported_as_the_comma_separated_value_given(cfn):
     stack = _execute(cfn, "small", "CREATE", SMALL, parameters={"Subnets": "subnet-1,subnet-2"})
 

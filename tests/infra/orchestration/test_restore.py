@@ -35,9 +35,9 @@ def workspace(tmp_path, monkeypatch):
     shutil.copytree(params.PARAMS_DIR, copy)
     monkeypatch.setattr(params, "PARAMS_DIR", copy)
     monkeypatch.setattr(synth, "TEMPLATES_DIR", tmp_path / "templates")
-    params.load.cache_clear()
+    params.forget()
     yield copy
-    params.load.cache_clear()
+    params.forget()
 
 
 def _out(console: Console) -> str:
@@ -149,7 +149,7 @@ def test_a_restored_database_keeps_its_snapshot_removing_it_is_refused(aws, cons
     (workspace / "dev.yaml").write_text(
         restored.replace(f'database:\n  restore_snapshot: "{report.source}"\n', "")
     )
-    params.load.cache_clear()
+    params.forget()
 
     with pytest.raises(BadInput) as caught:
         deploy.run("dev", only="network,database", yes=True, console=console)
@@ -163,7 +163,7 @@ def test_a_restored_database_keeps_its_snapshot_removing_it_is_refused(aws, cons
     assert cfn.get_template(StackName="gif-dev-database")["TemplateBody"] == template
     # kept as restore wrote it, a deploy changes nothing
     (workspace / "dev.yaml").write_text(restored)
-    params.load.cache_clear()
+    params.forget()
     again = deploy.run("dev", only="network,database", yes=True, console=console)
     assert {r.status for r in again.results} == {"unchanged"}
 
@@ -172,7 +172,7 @@ def test_a_live_database_never_gains_a_snapshot_in_its_template(aws, console, wo
     deploy.run("dev", only="network,database", yes=True, console=console)
     text = (workspace / "dev.yaml").read_text()
     (workspace / "dev.yaml").write_text(text + "database:\n  restore_snapshot: gif-dev-old\n")
-    params.load.cache_clear()
+    params.forget()
 
     with pytest.raises(BadInput, match="database is live and was not restored"):
         deploy.run("dev", only="network,database", yes=True, console=console)

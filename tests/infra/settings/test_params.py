@@ -424,3 +424,35 @@ def test_a_version_past_standard_support_is_refused_unless_extended_is_chosen(tm
     extended = "cluster:\n  kubernetes_version: '1.32'\n  support_type: EXTENDED\n"
     assert load_text(tmp_path, extended).cluster.support_type == "EXTENDED"
     assert load_text(tmp_path, "").cluster.support_type == "STANDARD"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "words"),
+    [
+        ("1.36", "must not be newer than kubernetes_version '1.35'"),
+        ("1.31", "not a Kubernetes version EKS offers"),
+        ("banana", "not a Kubernetes version EKS offers"),
+    ],
+)
+def test_the_nodes_are_never_ahead_of_the_control_plane(tmp_path, nodes, words):
+    text = message(tmp_path, f"cluster:\n  node_kubernetes_version: '{nodes}'\n")
+    assert "cluster.node_kubernetes_version" in text and words in text
+
+
+def test_the_nodes_may_trail_the_control_plane_by_three_minors_not_four(tmp_path):
+    four = "cluster:\n  kubernetes_version: '1.36'\n  node_kubernetes_version: '1.32'\n"
+    assert "more than 3 minor versions older" in message(tmp_path, four)
+    three = "cluster:\n  kubernetes_version: '1.36'\n  node_kubernetes_version: '1.33'\n"
+    assert load_text(tmp_path, three).cluster.node_version == "1.33"
+    assert load_text(tmp_path, "").cluster.node_version == "1.35"  # unset: the control plane's
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("cluster:\n  addon_versions:\n    vpc-cnii: v1.2.3-eksbuild.1\n", "'vpc-cnii' is not one"),
+        ("cluster:\n  addon_versions:\n    coredns: latest\n", "cluster.addon_versions.coredns"),
+    ],
+)
+def test_a_pinned_addon_is_a_managed_addon_at_an_eks_version(tmp_path, text, words):
+    assert words in message(tmp_path, text)

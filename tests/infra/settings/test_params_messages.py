@@ -283,7 +283,7 @@ def test_load_names_the_file_from_the_project_and_reads_each_environment_once(
 ):
     monkeypatch.setattr(params, "PARAMS_DIR", tmp_path / "params")
     (tmp_path / "params").mkdir()
-    params.load.cache_clear()
+    params.forget()
     try:
         with pytest.raises(BadInput) as none:
             params.load("dev")
@@ -299,7 +299,7 @@ def test_load_names_the_file_from_the_project_and_reads_each_environment_once(
         assert params.load("fine") is params.load("fine")
         assert params.load("fine").env == "fine" and params.load("fine").app.replicas == 3
     finally:
-        params.load.cache_clear()
+        params.forget()
 
 
 def test_settings_are_frozen(tmp_path):

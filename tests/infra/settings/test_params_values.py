@@ -47,6 +47,8 @@ DEFAULTS = {
     },
     "cluster": {
         "kubernetes_version": "1.35",
+        "node_kubernetes_version": None,
+        "addon_versions": {},
         "support_type": "STANDARD",
         "public_access_cidrs": [],
         "node_instance_types": ["t3.medium"],
@@ -120,6 +122,8 @@ VALID = {
     "database.blue_green_ready": True,
     "database.upgrade_target_version": "17.7",
     "cluster.kubernetes_version": "1.36",
+    "cluster.node_kubernetes_version": "1.32",  # three behind the default 1.35: the bound
+    "cluster.addon_versions": {"vpc-cni": "v1.20.4-eksbuild.1", "metrics-server": "v0.8.0"},
     "cluster.support_type": "EXTENDED",
     "cluster.public_access_cidrs": ["203.0.114.0/24", "198.51.101.7/32"],
     "cluster.node_instance_types": ["m7i.large", "m7i.xlarge"],
@@ -171,6 +175,7 @@ ALSO_VALID = [
     ("database.port", 65535),
     ("database.restore_snapshot", f"arn:aws:rds:eu-west-1:{'1' * 12}:snapshot:gif-prod-kept"),
     ("cluster.node_min_size", 2),
+    ("cluster.node_kubernetes_version", "1.35"),
     ("cluster.node_max_size", 2),
     ("app.port", 1024),
     ("app.replicas", 100),

@@ -152,3 +152,22 @@ def test_vpc_cni_enforces_network_policies():
 def test_prod_cluster_has_deletion_protection_dev_does_not():
     assert props(built("prod"), "Cluster")["DeletionProtection"] is True
     assert props(built("dev"), "Cluster")["DeletionProtection"] is False
+
+
+def test_the_nodes_version_is_a_parameter_defaulting_to_the_params():
+    template = built(
+        "prod", cluster={"kubernetes_version": "1.35", "node_kubernetes_version": "1.34"}
+    )
+    assert props(template, "NodeGroup")["Version"] == ref("NodeKubernetesVersion")
+    assert template["Parameters"]["NodeKubernetesVersion"]["Default"] == "1.34"
+    assert built("dev")["Parameters"]["NodeKubernetesVersion"]["Default"] == (
+        settings("dev").cluster.kubernetes_version
+    )
+
+
+def test_a_pinned_addon_version_goes_in_and_the_others_take_eks_default():
+    template = built("prod", cluster={"addon_versions": {"coredns": "v1.12.1-eksbuild.2"}})
+    assert props(template, "AddonCoredns")["AddonVersion"] == "v1.12.1-eksbuild.2"
+    others = [name for name in of_type(template, "AWS::EKS::Addon") if name != "AddonCoredns"]
+    assert len(others) == 4
+    assert not any("AddonVersion" in props(template, name) for name in others)
