@@ -21,10 +21,10 @@ from pydantic import (
 from infra.core.errors import BadInput
 from infra.core.paths import ROOT
 from infra.settings import catalog, params_file
+from infra.settings.cluster_section import ClusterSettings
 from infra.settings.sections import (
     AppSettings,
     CiSettings,
-    ClusterSettings,
     DatabaseSettings,
     DeploySettings,
     NetworkSettings,

@@ -41,7 +41,7 @@ from troposphere.iam import ManagedPolicy, OIDCProvider, Role
 from infra.core import naming
 from infra.core.naming import Outputs
 from infra.settings.params import Settings
-from infra.stacks import boundary, ci_blue_green, ci_execution, ci_roles
+from infra.stacks import boundary, ci_blue_green, ci_execution, ci_execution_compute, ci_roles
 from infra.stacks.ci_permissions import CLOUDFORMATION
 from infra.stacks.common import (
     StackTemplate,
@@ -62,12 +62,16 @@ def build(settings: Settings) -> Template:
     execution = _add_execution_role(stack)
     ci_execution.add_execution_network_policy(stack, execution)
     ci_execution.add_execution_data_policy(stack, execution)
-    ci_execution.add_execution_cluster_policy(stack, execution)
-    ci_execution.add_execution_runner_policy(stack, execution)
+    ci_execution_compute.add_execution_cluster_policy(stack, execution)
+    ci_execution_compute.add_execution_runner_policy(stack, execution)
     ci_roles.add_execution_roles_policy(stack, execution)
     deploy = _add_deploy_role(stack)
     ci_roles.add_deploy_policy(stack, deploy)
-    ci_blue_green.add_deploy_blue_green_policy(stack, deploy)
+    # Only where blue/green upgrades can run (the shared stack is built from prod's params):
+    # RDS can't do one with a managed master password (gifstack's default), and the policy
+    # lets the deploy role modify the project's instances.
+    if stack.settings.database.blue_green_ready:
+        ci_blue_green.add_deploy_blue_green_policy(stack, deploy)
     image = _add_image_role(stack)
     ci_roles.add_image_policy(stack, image)
     stack.output(

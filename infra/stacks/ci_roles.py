@@ -362,13 +362,28 @@ def restore_statements(project: str) -> list[Statement]:
             ],
             Condition=project_tag("Request", project),
         ),
-        # The snapshot's or instance's key: is it usable (DescribeKey), and RDS's grant on it
-        # for the new instance's storage (RDS asks the caller for kms:CreateGrant).
+        # The snapshot's or instance's key: is it usable (DescribeKey, called by restore)...
         Statement(
-            Sid="UseProjectKeysToRestore",
+            Sid="ReadProjectKeysToRestore",
             Effect=Allow,
-            Action=actions("kms", "DescribeKey CreateGrant"),
+            Action=actions("kms", "DescribeKey"),
             Resource=[arn("kms", "key/*")],
             Condition=project_tag("Resource", project),
+        ),
+        # ...and RDS's grant on it for the new instance's storage: RDS asks the caller for
+        # kms:CreateGrant, so only through RDS (kms:ViaService, the KMS condition keys page).
+        Statement(
+            Sid="GrantProjectKeysToRdsToRestore",
+            Effect=Allow,
+            Action=actions("kms", "CreateGrant"),
+            Resource=[arn("kms", "key/*")],
+            Condition=Condition(
+                StringEquals(
+                    {
+                        f"aws:ResourceTag/{naming.TAG_PROJECT}": project,
+                        "kms:ViaService": Sub("rds.${AWS::Region}.amazonaws.com"),
+                    }
+                )
+            ),
         ),
     ]

@@ -62,7 +62,7 @@ def test_restore_from_the_final_snapshot_destroy_left_recreates_the_database_sta
 
     snapshot = final[0]["DBSnapshotIdentifier"]
     assert report.source == snapshot
-    assert "restore_snapshot: " + f'"{snapshot}"' in (workspace / "dev.yaml").read_text()
+    assert f"restore_snapshot: '{snapshot}'" in (workspace / "dev.yaml").read_text()
     body = (synth.TEMPLATES_DIR / "dev" / "database.yaml").read_text()
     assert f"DBSnapshotIdentifier: {snapshot}" in body
     instance = _rds(aws).describe_db_instances(DBInstanceIdentifier="gif-dev")["DBInstances"][0]
@@ -147,7 +147,7 @@ def test_a_restored_database_keeps_its_snapshot_removing_it_is_refused(aws, cons
     template = cfn.get_template(StackName="gif-dev-database")["TemplateBody"]
     restored = (workspace / "dev.yaml").read_text()
     (workspace / "dev.yaml").write_text(
-        restored.replace(f'database:\n  restore_snapshot: "{report.source}"\n', "")
+        restored.replace(f"\ndatabase:\n  restore_snapshot: '{report.source}'\n", "")
     )
     params.forget()
 

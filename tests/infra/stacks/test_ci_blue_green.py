@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra.stacks import ci
+from tests.infra.stacks.helpers import body, settings
 from tests.infra.stacks.policy_eval import ACCOUNT, REGION, decide_all
 from tests.infra.stacks.test_ci import built, documents
 
@@ -18,7 +20,26 @@ DEPLOYMENT = f"{RDS}:deployment:bgd-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def deploy() -> list[dict]:
-    return documents(built(), "DeployRole")
+    prod = settings("prod")
+    ready = prod.model_copy(
+        update={"database": prod.database.model_copy(update={"blue_green_ready": True})}
+    )
+    return documents(body(ci.build(ready)), "DeployRole")
+
+
+def test_the_policy_is_only_there_where_blue_green_upgrades_can_run():
+    # prod's params don't turn blue/green on (the managed master password rules it out)
+    assert not settings("prod").database.blue_green_ready
+    assert "DeployBlueGreenPolicy" not in str(built()["Resources"].keys())
+    assert (
+        decide_all(
+            documents(built(), "DeployRole"),
+            "rds:CreateBlueGreenDeployment",
+            f"{RDS}:deployment:bgd-new",
+            TAGGED,
+        )
+        != "Allow"
+    )
 
 
 @pytest.mark.parametrize(

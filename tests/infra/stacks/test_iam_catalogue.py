@@ -20,11 +20,22 @@ from tests.infra.stacks import iam_catalogue as catalogue
 from tests.infra.stacks.helpers import (
     all_templates,
     as_list,
+    body,
     every_document,
     statements,
 )
 
-TEMPLATES = all_templates()
+
+def _ci_with_blue_green() -> dict:
+    """gif-ci where blue/green upgrades are on (its deploy-blue-green policy): a superset."""
+    from infra.stacks import ci, synth
+
+    shared = synth.shared_settings()
+    ready = shared.database.model_copy(update={"blue_green_ready": True})
+    return body(ci.build(shared.model_copy(update={"database": ready})))
+
+
+TEMPLATES = all_templates() | {("shared-blue-green", naming.CI): _ci_with_blue_green()}
 CASES = pytest.mark.parametrize("where", list(TEMPLATES), ids=lambda w: "-".join(w))
 PROJECT_TAG = naming.TAG_PROJECT
 
@@ -121,7 +132,7 @@ def test_the_fit_check_catches_what_it_says():
 
 
 def _ci_role_statements():
-    template = TEMPLATES[("shared", naming.CI)]
+    template = TEMPLATES[("shared-blue-green", naming.CI)]
     for logical_id in ("ExecutionRole", "DeployRole", "ImageRole"):
         for document in catalogue.role_documents(template, logical_id):
             for statement in statements(document):
