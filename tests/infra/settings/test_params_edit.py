@@ -203,3 +203,11 @@ def test_the_one_line_refusal_names_the_line(folder):
         "params/dev.yaml line 4: database is written on one line; write it as a block "
         "(database:, then one key per line) and run again."
     )
+
+
+def test_applying_the_value_already_there_writes_nothing(folder):
+    (folder / "dev.yaml").write_text("database:\n  multi_az: false\n")
+    assert params_edit.apply("dev", {"database.restore_snapshot": SNAPSHOT}) is True
+    written = (folder / "dev.yaml").stat().st_mtime_ns
+    assert params_edit.apply("dev", {"database.restore_snapshot": SNAPSHOT}) is False
+    assert (folder / "dev.yaml").stat().st_mtime_ns == written
