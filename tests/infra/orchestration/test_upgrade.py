@@ -81,6 +81,7 @@ class Account:
     fail_on_deploy: int | None = None  # the n-th deploy (1-based) is interrupted
     versions_denied: bool = False  # DescribeClusterVersions refused: the shipped table
     cluster_missing: bool = False
+    managed_password: bool = False  # the real check_ready reads an instance like gifstack's
     stubs: list = field(default_factory=list)
 
     def stub(self, aws: Aws, env: str, kubernetes: str | None, postgres: bool) -> None:
@@ -182,9 +183,42 @@ class Account:
                 },
                 {"Engine": "postgres", "EngineVersion": self.postgres},
             )
+        if postgres and self.managed_password:
+            self._stub_check_ready(rds, cluster)
         eks.activate()
         rds.activate()
         self.stubs = [eks, rds]
+
+    def _stub_check_ready(self, rds: Stubber, instance: str) -> None:
+        """blue_green_checks.check_ready's reads of an instance as gifstack deploys it: the
+        master password managed by RDS, no rds.logical_replication in its group."""
+        group = f"{instance}-databaseparametergroup-1a2b3c"
+        found = {
+            "DBInstanceIdentifier": instance,
+            "EngineVersion": self.postgres,
+            "DBInstanceStatus": "available",
+            "MasterUserSecret": {"SecretArn": "arn:aws:secretsmanager:x", "SecretStatus": "active"},
+            "DBParameterGroups": [
+                {"DBParameterGroupName": group, "ParameterApplyStatus": "in-sync"}
+            ],
+        }
+        rds.add_response(
+            "describe_db_instances", {"DBInstances": [found]}, {"DBInstanceIdentifier": instance}
+        )
+        targets = [
+            {"EngineVersion": v, "IsMajorVersionUpgrade": v.split(".")[0] != self.postgres[:2]}
+            for v in self.postgres_targets
+        ]
+        rds.add_response(
+            "describe_db_engine_versions",
+            {"DBEngineVersions": [{"EngineVersion": self.postgres, "ValidUpgradeTarget": targets}]},
+            {"Engine": "postgres", "EngineVersion": self.postgres},
+        )
+        rds.add_response(
+            "describe_db_parameters",
+            {"Parameters": [{"ParameterName": "rds.force_ssl", "ParameterValue": "1"}]},
+            {"DBParameterGroupName": group, "Source": "user"},
+        )
 
     def apply(self, key: str, body: str) -> dict:
         """What CloudFormation would make of the template: the versions it names."""
@@ -600,3 +634,23 @@ def test_a_rerun_after_the_in_place_major_shows_it_done(aws, workspace, console)
     assert [(str(step.kind), step.done) for step in steps] == [("PostgreSQL params", True)]
     assert account.deploys == [("database", "interrupted")]
     assert "nothing to do" in console.file.getvalue()
+
+
+def test_prod_dry_run_of_a_major_on_gifstacks_instance_plans_it_in_place(aws, workspace, console):
+    """The real check_ready (Stubber answers shaped like gifstack's instance): Blue/Green is
+    refused for the managed master password, so the plan is in place and says why."""
+    edit(workspace / "params" / "prod.yaml", {"database.engine_version": "16.9"})
+    params.forget()
+    account = Account(postgres="16.9", postgres_targets=("16.10", "17.6"), managed_password=True)
+
+    (step,) = run(account, "prod", console, postgres="17.6", dry_run=True)
+
+    settled(account)
+    assert step.kind == Kind.POSTGRES_MAJOR_IN_PLACE and account.deploys == []
+    assert [line.split(" ")[1:4] for line in step.why] == [
+        ["master", "password", "is"],
+        ["is", "not", "1"],
+    ]
+    out = " ".join(console.file.getvalue().split())
+    assert "which blue/green deployments don't support" in out
+    assert "dry run: nothing changed" in out
