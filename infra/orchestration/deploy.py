@@ -112,8 +112,10 @@ def _deploy(
     # provisions them as gif-ci's execution role: checked before any stack is touched.
     role_arn = frame.execution_role_arn(dry_run=dry_run) if keys else None
     stack_run.print_plan(frame, identity, keys, skipped, tag=tag, app_step=app_step)
-    restore_guard.check(frame, keys)  # a restored database keeps its DBSnapshotIdentifier
-    upgrade_guard.check(frame, keys)  # a PostgreSQL major changes only through `invoke upgrade`
+    if naming.DATABASE in keys:  # the deployed template, read once for both guards
+        deployed = restore_guard.deployed_template(frame)
+        restore_guard.check(frame, deployed)  # a restored database keeps its DBSnapshotIdentifier
+        upgrade_guard.check(frame, deployed)  # a PostgreSQL major only through `invoke upgrade`
     if drift_check and target.checks_drift and keys:
         drift_gate.check(frame, keys, revert=revert_drift)
     if revert_drift:

@@ -13,15 +13,10 @@ the stack runs; a minor change is a normal deploy.
 
 from __future__ import annotations
 
-from infra.aws.errors import AWS_ERRORS, translate
 from infra.core import naming
 from infra.core.errors import BadInput
-from infra.orchestration import wiring
 from infra.orchestration.frame import Frame
 from infra.stacks import specs
-
-# Stack statuses with no instance behind the template (as restore_guard.py): nothing to keep.
-NO_INSTANCE = frozenset({"REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"})
 
 
 def engine_version_in(template: dict) -> str:
@@ -32,28 +27,14 @@ def engine_version_in(template: dict) -> str:
     return ""
 
 
-def deployed_engine_version(frame: Frame) -> str | None:
-    """The deployed database stack's EngineVersion; None when there is no such stack."""
-    name = frame.stack_name(naming.DATABASE)
-    found = frame.engine().status(name)
-    if found is None or found.status in NO_INSTANCE:
-        return None
-    try:
-        body = frame.aws.client("cloudformation").get_template(StackName=name)["TemplateBody"]
-    except AWS_ERRORS as exc:
-        raise translate(exc, "reading the template of stack", name) from None
-    return engine_version_in(body if isinstance(body, dict) else wiring.template_dict(body))
-
-
 def _major(version: str) -> str:
     return version.split(".")[0]
 
 
-def check(frame: Frame, keys: list[str]) -> None:
-    """BadInput when this deploy would change the database's PostgreSQL major."""
-    if naming.DATABASE not in keys:
-        return
-    deployed = deployed_engine_version(frame)
+def check(frame: Frame, template: dict | None) -> None:
+    """BadInput when this deploy would change the database's PostgreSQL major (`template`:
+    the deployed one, restore_guard.deployed_template; None: no stack yet)."""
+    deployed = None if template is None else engine_version_in(template)
     wanted = frame.settings.database.engine_version
     if not deployed or _major(deployed) == _major(wanted):
         return
