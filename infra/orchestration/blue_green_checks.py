@@ -76,7 +76,8 @@ def problems_of(
             f"{instance_id}'s master password is managed by RDS in Secrets Manager, which "
             "blue/green deployments don't support (RDS User Guide, blue/green limitations): "
             "upgrade in place instead (downtime while RDS upgrades), or turn the managed "
-            "password off for the upgrade (a design change: README, Day 2, upgrade)."
+            "password off for the upgrade (a design change: README, Day 2, PostgreSQL major "
+            "versions)."
         )
     problems += _version_problems(rds, instance_id, source, target_version)
     problems += _parameter_problems(rds, instance_id, instance["DBParameterGroups"][0])

@@ -16,7 +16,15 @@ from infra.aws.call_count import CallCounter
 from infra.cfn.types import StackResult
 from infra.core import naming, revision
 from infra.core.errors import GifstackError
-from infra.orchestration import drift_gate, image, preflight, restore_guard, stack_run, summary
+from infra.orchestration import (
+    drift_gate,
+    image,
+    preflight,
+    restore_guard,
+    stack_run,
+    summary,
+    upgrade_guard,
+)
 from infra.orchestration.frame import REAL_PARTS, Frame, Seams
 from infra.orchestration.targets import workload_outputs
 from infra.settings import image_tag as image_tag_rule
@@ -104,7 +112,10 @@ def _deploy(
     # provisions them as gif-ci's execution role: checked before any stack is touched.
     role_arn = frame.execution_role_arn(dry_run=dry_run) if keys else None
     stack_run.print_plan(frame, identity, keys, skipped, tag=tag, app_step=app_step)
-    restore_guard.check(frame, keys)  # a restored database keeps its DBSnapshotIdentifier
+    if naming.DATABASE in keys:  # the deployed template, read once for both guards
+        deployed = restore_guard.deployed_template(frame)
+        restore_guard.check(frame, deployed)  # a restored database keeps its DBSnapshotIdentifier
+        upgrade_guard.check(frame, deployed)  # a PostgreSQL major only through `invoke upgrade`
     if drift_check and target.checks_drift and keys:
         drift_gate.check(frame, keys, revert=revert_drift)
     if revert_drift:

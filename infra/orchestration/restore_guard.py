@@ -34,9 +34,9 @@ def snapshot_in(template: dict) -> str:
     return ""
 
 
-def deployed_snapshot(frame: Frame) -> str | None:
-    """The deployed database stack's DBSnapshotIdentifier ("" when it has none); None when
-    the stack doesn't exist."""
+def deployed_template(frame: Frame) -> dict | None:
+    """The deployed database stack's template; None when the stack doesn't exist (or has no
+    instance behind it). Read once per deploy for both guards (upgrade_guard.py too)."""
     name = frame.stack_name(naming.DATABASE)
     found = frame.engine().status(name)
     if found is None or found.status in NO_INSTANCE:
@@ -45,14 +45,20 @@ def deployed_snapshot(frame: Frame) -> str | None:
         body = frame.aws.client("cloudformation").get_template(StackName=name)["TemplateBody"]
     except AWS_ERRORS as exc:
         raise translate(exc, "reading the template of stack", name) from None
-    return snapshot_in(body if isinstance(body, dict) else wiring.template_dict(body))
+    return body if isinstance(body, dict) else wiring.template_dict(body)
 
 
-def check(frame: Frame, keys: list[str]) -> None:
-    """BadInput when this deploy would change the database instance's snapshot."""
-    if naming.DATABASE not in keys:
-        return
-    deployed = deployed_snapshot(frame)
+def deployed_snapshot(frame: Frame) -> str | None:
+    """The deployed database stack's DBSnapshotIdentifier ("" when it has none); None when
+    the stack doesn't exist."""
+    template = deployed_template(frame)
+    return None if template is None else snapshot_in(template)
+
+
+def check(frame: Frame, template: dict | None) -> None:
+    """BadInput when this deploy would change the database instance's snapshot (`template`:
+    the deployed one, `deployed_template`)."""
+    deployed = None if template is None else snapshot_in(template)
     wanted = frame.settings.database.restore_snapshot
     if deployed is None or deployed == wanted:
         return

@@ -35,9 +35,11 @@ DONE = (Result.CREATED, Result.UPDATED, Result.UNCHANGED)
 @dataclass(frozen=True)
 class Parts:
     """What a test puts in place of the parts beyond the frame: the Blue/Green executor
-    (infra/orchestration/blue_green.py `upgrade_major`) and the app's rollout check."""
+    (infra/orchestration/blue_green.py `upgrade_major`), its read-only preconditions
+    (blue_green_checks.check_ready) and the app's rollout check."""
 
     blue_green: Callable | None = None
+    check_ready: Callable | None = None
     rollout: Callable[[Frame], None] | None = None
 
 
@@ -67,7 +69,7 @@ def run(
             "upgrade. Change its params and `invoke deploy --env local` instead."
         )
     identity = frame.identity()
-    steps = plan_steps(frame, kubernetes, postgres)
+    steps = plan_steps(frame, kubernetes, postgres, parts)
     print_plan(frame, steps, identity.account_id)
     todo = plan.pending(steps)
     if not todo:
@@ -87,7 +89,9 @@ def run(
     return steps
 
 
-def plan_steps(frame: Frame, kubernetes: str | None, postgres: str | None) -> list[Step]:
+def plan_steps(
+    frame: Frame, kubernetes: str | None, postgres: str | None, parts: Parts = Parts()
+) -> list[Step]:
     """Read the account, then plan (infra/orchestration/upgrade_plan.py)."""
     observed = state.observe(frame, kubernetes=bool(kubernetes), postgres=bool(postgres))
     steps: list[Step] = []
@@ -101,8 +105,22 @@ def plan_steps(frame: Frame, kubernetes: str | None, postgres: str | None) -> li
     if postgres and observed.postgres:
         targets = state.postgres_targets(frame, observed.postgres)
         configured = frame.settings.database.engine_version
-        steps.append(plan.postgres_step(observed.postgres, postgres, targets, configured))
+        # A newer major only: check_ready is read-only, but a minor or a rerun needs none.
+        major = plan.minor(postgres, "--postgres")[0]
+        newer = major > plan.minor(observed.postgres, "--postgres")[0]
+        problems = _blue_green_problems(frame, postgres, parts) if newer else []
+        steps.append(plan.postgres_step(observed.postgres, postgres, targets, configured, problems))
     return steps
+
+
+def _blue_green_problems(frame: Frame, target: str, parts: Parts) -> list[str]:
+    """blue_green_checks.check_ready (read-only): what stops a Blue/Green major upgrade."""
+    check_ready = parts.check_ready
+    if check_ready is None:
+        from infra.orchestration.blue_green_checks import check_ready
+    settings = frame.settings
+    instance = naming.db_instance_id(settings.project, settings.env)
+    return list(check_ready(frame.aws.client("rds"), instance, target))
 
 
 def print_plan(frame: Frame, steps: list[Step], account: str) -> None:
@@ -120,6 +138,11 @@ def print_plan(frame: Frame, steps: list[Step], account: str) -> None:
             "[green]done[/]" if step.done else "to do",
         )
     frame.console.print(table)
+    for step in plan.pending(steps):
+        if step.why:
+            frame.console.print(f"{step.kind} {step.version}: in place, not Blue/Green, because:")
+            for line in step.why:
+                frame.console.print(f"  - {escape(line)}")
 
 
 def _confirmed(frame: Frame, steps: list[Step], yes: bool) -> None:

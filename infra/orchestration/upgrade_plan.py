@@ -11,9 +11,13 @@ compatible with the new version, the node group, then the app's rollout check. T
 computed from the observed state every time, so a rerun after an interruption shows the
 steps already done as done and starts at the first one that isn't.
 
-PostgreSQL: a minor (same major) is one in-place step (params + the database stack); a major
-goes through an RDS Blue/Green deployment (infra/orchestration/blue_green.py), never by
-replacing the instance.
+PostgreSQL: a minor (same major) is one in-place step (params + the database stack). A major
+goes through an RDS Blue/Green deployment (infra/orchestration/blue_green.py) when the
+instance qualifies (blue_green_checks.check_ready, read at plan time), else in place: the
+same params + database stack deploy, RDS upgrading the instance itself (never replacing it).
+gifstack's instances never qualify today: "Blue/green deployments don't support managing
+master user passwords with AWS Secrets Manager" (RDS User Guide, "Limitations and
+considerations for Amazon RDS blue/green deployments"), and they use ManageMasterUserPassword.
 
 Field names of the EKS answers are botocore's eks model (2017-11-01): DescribeAddonVersions
 addons[].addonVersions[].{addonVersion, compatibilities[].clusterVersion}; ListInsights
@@ -42,6 +46,7 @@ class Kind(StrEnum):
     ROLLOUT = "app rollout check"
     POSTGRES_MINOR = "PostgreSQL minor"
     POSTGRES_MAJOR = "PostgreSQL major"
+    POSTGRES_MAJOR_IN_PLACE = "PostgreSQL major, in place"
     POSTGRES_PARAMS = "PostgreSQL params"
 
 
@@ -58,6 +63,16 @@ SAFETY: dict[Kind, tuple[str, bool]] = {
         "Blue/Green switchover: writes blocked ~1 min; the old instance is kept",
         True,
     ),
+    # RDS User Guide, "Upgrades of the RDS for PostgreSQL DB engine": the database "might be
+    # unavailable for several minutes" (Multi-AZ included; longer with more data: pg_upgrade),
+    # and "Amazon RDS takes two DB snapshots during the upgrade process if your backup
+    # retention period is greater than 0", the first before any change (gifstack's minimum
+    # retention is 1 day).
+    Kind.POSTGRES_MAJOR_IN_PLACE: (
+        "database unavailable while RDS upgrades it (minutes, longer with more data); "
+        "RDS snapshots it before the upgrade",
+        True,
+    ),
     Kind.POSTGRES_PARAMS: ("none: RDS already runs it; params and templates catch up", False),
 }
 # Which stack a step deploys after its params change (None: no stack).
@@ -67,6 +82,7 @@ STACKS = {
     Kind.NODES: "cluster",
     Kind.POSTGRES_MINOR: "database",
     Kind.POSTGRES_MAJOR: "database",
+    Kind.POSTGRES_MAJOR_IN_PLACE: "database",
     Kind.POSTGRES_PARAMS: "database",
 }
 
@@ -100,6 +116,7 @@ class Step:
     change: str  # the row's words: "1.34 -> 1.35"
     done: bool
     params: Mapping[str, object] = field(default_factory=dict)  # dotted key -> new value
+    why: tuple[str, ...] = ()  # an in-place major: why not Blue/Green (check_ready's lines)
 
     @property
     def safety(self) -> str:
@@ -242,10 +259,16 @@ def _addon_change(installed: Mapping[str, str | None], chosen: Mapping[str, str]
 
 
 def postgres_step(
-    current: str, target: str, offered: Iterable[str], configured: str | None = None
+    current: str,
+    target: str,
+    offered: Iterable[str],
+    configured: str | None = None,
+    blue_green_problems: Iterable[str] = (),
 ) -> Step:
-    """One step: in place for a minor of the same major, Blue/Green for a major; when RDS
-    already runs the target, params/ catching up (`configured`: what they name now)."""
+    """One step: in place for a minor of the same major; for a major, Blue/Green when
+    `blue_green_problems` (blue_green_checks.check_ready's answer) is empty, else in place,
+    saying why; when RDS already runs the target, params/ catching up (`configured`: what
+    they name now)."""
     wanted, running = minor(target, "--postgres"), minor(current, "--postgres")
     offered = list(offered)
     if wanted < running:
@@ -270,12 +293,16 @@ def postgres_step(
             f"--postgres {target} is not a version gifstack's params accept "
             f"({', '.join(catalog.postgres_versions())}; infra/settings/catalog.py)."
         )
+    kind, why = kind_of(current, target), tuple(blue_green_problems)
+    if kind == Kind.POSTGRES_MAJOR and why:
+        kind = Kind.POSTGRES_MAJOR_IN_PLACE
     return Step(
-        kind_of(current, target),
+        kind,
         target,
         f"{current} -> {target}",
         False,
         {"database.engine_version": target},
+        why if kind == Kind.POSTGRES_MAJOR_IN_PLACE else (),
     )
 
 

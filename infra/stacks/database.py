@@ -118,6 +118,10 @@ def _add_subnet_group(stack: StackTemplate) -> None:
 
 
 def _add_parameter_group(stack: StackTemplate) -> None:
+    """No DBParameterGroupName: Family is create-only (the schema), so a new major replaces
+    this group, and CloudFormation can replace only a resource it names itself. The instance
+    moves to the new group in the same update as its EngineVersion (RDS User Guide, "How to
+    perform a major version upgrade": a parameter group of the new version's family)."""
     major = stack.settings.database.engine_version.split(".")[0]
     stack.add(
         DBParameterGroup(
@@ -185,6 +189,15 @@ def _add_instance(stack: StackTemplate, key: Key) -> DBInstance:
         DBInstanceIdentifier=_instance_id(stack),
         Engine="postgres",
         EngineVersion=db.engine_version,
+        # Lets the deploy that names a newer major make RDS upgrade the instance in place
+        # (`invoke upgrade --postgres`, README Day 2). AWS::RDS::DBInstance's schema
+        # (cfn-lint): EngineVersion is not create-only (an update, never a replacement);
+        # changing AllowMajorVersionUpgrade "doesn't result in an outage", and it must be
+        # true when EngineVersion names another major. Always true here rather than a params
+        # switch: `invoke deploy` refuses a major change made by hand in params
+        # (infra/orchestration/upgrade_guard.py), so only `invoke upgrade`, which shows the
+        # downtime and asks first, runs one.
+        AllowMajorVersionUpgrade=True,
         AutoMinorVersionUpgrade=True,
         DBInstanceClass=Ref("DatabaseInstanceClass"),
         DBName=db.name,

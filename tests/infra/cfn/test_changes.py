@@ -121,3 +121,38 @@ def test_an_endpoint_that_lists_nothing_or_leaves_out_replacement_is_not_read_as
     database = next(line for line in text.splitlines() if "Database" in line)
     queue = next(line for line in text.splitlines() if "Queue" in line)
     assert "not reported" in database and "not reported" not in queue
+
+
+def test_an_in_place_major_upgrade_is_not_refused_as_endangering_data():
+    """What `invoke upgrade` deploys for an in-place PostgreSQL major: the instance modified
+    (EngineVersion, AllowMajorVersionUpgrade and DBParameterGroupName update it: none is
+    create-only in AWS::RDS::DBInstance's schema), its parameter group replaced (Family is
+    create-only; a parameter group holds no data). The stack policy denies only
+    Update:Replace and Update:Delete of the instance (tests/infra/orchestration/
+    test_wiring.py), so neither it nor the stateful guard stops this."""
+    rows = from_change_set(
+        [
+            raw(
+                "Database",
+                "AWS::RDS::DBInstance",
+                details=[
+                    detail("EngineVersion"),
+                    detail("AllowMajorVersionUpgrade"),
+                    detail("DBParameterGroupName"),
+                ],
+            ),
+            raw(
+                "DatabaseParameterGroup",
+                "AWS::RDS::DBParameterGroup",
+                replacement="True",
+                details=[detail("Family", "Always")],
+            ),
+        ]
+    )
+
+    assert endangered(rows) == []
+    assert "AWS::RDS::DBParameterGroup" not in stateful_types()
+    replaced = from_change_set(
+        [raw("Database", "AWS::RDS::DBInstance", "Modify", "True", [detail("EngineVersion")])]
+    )
+    assert [change.logical_id for change in endangered(replaced)] == ["Database"]

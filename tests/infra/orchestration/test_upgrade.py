@@ -23,6 +23,7 @@ from infra.core.errors import BadInput, OperationFailed
 from infra.orchestration import upgrade
 from infra.orchestration.frame import Seams
 from infra.orchestration.upgrade import Parts
+from infra.orchestration.upgrade_plan import Kind
 from infra.orchestration.wiring import template_dict
 from infra.settings import catalog, params
 from infra.settings.params_edit import edit
@@ -80,6 +81,7 @@ class Account:
     fail_on_deploy: int | None = None  # the n-th deploy (1-based) is interrupted
     versions_denied: bool = False  # DescribeClusterVersions refused: the shipped table
     cluster_missing: bool = False
+    managed_password: bool = False  # the real check_ready reads an instance like gifstack's
     stubs: list = field(default_factory=list)
 
     def stub(self, aws: Aws, env: str, kubernetes: str | None, postgres: bool) -> None:
@@ -181,9 +183,42 @@ class Account:
                 },
                 {"Engine": "postgres", "EngineVersion": self.postgres},
             )
+        if postgres and self.managed_password:
+            self._stub_check_ready(rds, cluster)
         eks.activate()
         rds.activate()
         self.stubs = [eks, rds]
+
+    def _stub_check_ready(self, rds: Stubber, instance: str) -> None:
+        """blue_green_checks.check_ready's reads of an instance as gifstack deploys it: the
+        master password managed by RDS, no rds.logical_replication in its group."""
+        group = f"{instance}-databaseparametergroup-1a2b3c"
+        found = {
+            "DBInstanceIdentifier": instance,
+            "EngineVersion": self.postgres,
+            "DBInstanceStatus": "available",
+            "MasterUserSecret": {"SecretArn": "arn:aws:secretsmanager:x", "SecretStatus": "active"},
+            "DBParameterGroups": [
+                {"DBParameterGroupName": group, "ParameterApplyStatus": "in-sync"}
+            ],
+        }
+        rds.add_response(
+            "describe_db_instances", {"DBInstances": [found]}, {"DBInstanceIdentifier": instance}
+        )
+        targets = [
+            {"EngineVersion": v, "IsMajorVersionUpgrade": v.split(".")[0] != self.postgres[:2]}
+            for v in self.postgres_targets
+        ]
+        rds.add_response(
+            "describe_db_engine_versions",
+            {"DBEngineVersions": [{"EngineVersion": self.postgres, "ValidUpgradeTarget": targets}]},
+            {"Engine": "postgres", "EngineVersion": self.postgres},
+        )
+        rds.add_response(
+            "describe_db_parameters",
+            {"Parameters": [{"ParameterName": "rds.force_ssl", "ParameterValue": "1"}]},
+            {"DBParameterGroupName": group, "Source": "user"},
+        )
 
     def apply(self, key: str, body: str) -> dict:
         """What CloudFormation would make of the template: the versions it names."""
@@ -252,7 +287,16 @@ def console():
     return Console(file=io.StringIO(), width=240)
 
 
-def run(account: Account, env: str, console, *, rollouts=None, blue_green=None, **flags):
+def run(
+    account: Account,
+    env: str,
+    console,
+    *,
+    rollouts=None,
+    blue_green=None,
+    check_ready=None,
+    **flags,
+):
     def aws_factory(settings):
         aws = Aws(settings)
         account.stub(aws, env, flags.get("kubernetes"), bool(flags.get("postgres")))
@@ -261,6 +305,7 @@ def run(account: Account, env: str, console, *, rollouts=None, blue_green=None, 
     seams = Seams(aws_factory=aws_factory, engine_factory=engine_for(account))
     parts = Parts(
         blue_green=blue_green,
+        check_ready=check_ready,
         rollout=lambda frame: (rollouts if rollouts is not None else []).append(frame.env),
     )
     try:
@@ -450,8 +495,23 @@ def test_postgres_major_goes_through_blue_green_then_the_params(aws, workspace, 
             identifier="bgd-1", status="SWITCHOVER_COMPLETED", blue_instance_id="gif-dev-old1"
         )
 
-    run(account, "dev", console, postgres="17.6", yes=True, blue_green=blue_green)
+    ready = []
 
+    def check_ready(rds, *args):  # passes: an instance without a managed master password
+        ready.append(args)
+        return []
+
+    run(
+        account,
+        "dev",
+        console,
+        postgres="17.6",
+        yes=True,
+        blue_green=blue_green,
+        check_ready=check_ready,
+    )
+
+    assert ready == [("gif-dev", "17.6")]
     ((service, say, arguments),) = calls
     assert service == "rds" and callable(say)
     assert arguments == {
@@ -509,3 +569,88 @@ def test_a_major_interrupted_after_the_switchover_only_catches_the_params_up(
     assert [str(step.kind) for step in steps] == ["PostgreSQL params"]
     assert calls == [] and account.deploys == [("database", {"postgres": "17.6"})]
     assert "engine_version: '17.6'" in (workspace / "params" / "dev.yaml").read_text()
+
+
+MANAGED = (
+    "gif-dev's master password is managed by RDS in Secrets Manager, which blue/green "
+    "deployments don't support (RDS User Guide, blue/green limitations): upgrade in place"
+)
+
+
+def test_postgres_major_is_in_place_when_check_ready_refuses_blue_green(aws, workspace, console):
+    edit(workspace / "params" / "dev.yaml", {"database.engine_version": "16.9"})
+    params.forget()
+    account, calls = Account(postgres="16.9", postgres_targets=("16.10", "17.6")), []
+
+    steps = run(
+        account,
+        "dev",
+        console,
+        postgres="17.6",
+        yes=True,
+        blue_green=lambda *a, **k: calls.append(a),
+        check_ready=lambda rds, *args: [MANAGED + "."],
+    )
+
+    settled(account)
+    (step,) = steps
+    assert step.kind == Kind.POSTGRES_MAJOR_IN_PLACE and step.interrupts
+    assert step.why == (MANAGED + ".",)
+    # No Blue/Green: the params name the target, the templates follow, the database stack is
+    # deployed (CloudFormation's ModifyDBInstance does the major upgrade).
+    assert calls == [] and account.deploys == [("database", {"postgres": "17.6"})]
+    assert "engine_version: '17.6'" in (workspace / "params" / "dev.yaml").read_text()
+    template = template_dict((workspace / "templates" / "dev" / "database.yaml").read_text())
+    resources = template["Resources"]
+    assert resources["Database"]["Properties"]["EngineVersion"] == "17.6"
+    assert resources["DatabaseParameterGroup"]["Properties"]["Family"] == "postgres17"
+    out = " ".join(console.file.getvalue().split())
+    assert "in place, not Blue/Green, because:" in out and "master password is managed" in out
+    assert "RDS snapshots it before the upgrade" in out
+
+
+def test_a_rerun_after_the_in_place_major_shows_it_done(aws, workspace, console):
+    edit(workspace / "params" / "dev.yaml", {"database.engine_version": "16.9"})
+    params.forget()
+    # The deploy is interrupted (the connection lost) after params/ were written; RDS goes on.
+    account = Account(postgres="16.9", postgres_targets=("17.6",), fail_on_deploy=1)
+    blue_green, refused = [], lambda rds, *args: [MANAGED]
+    with pytest.raises(OperationFailed):
+        run(
+            account,
+            "dev",
+            console,
+            postgres="17.6",
+            yes=True,
+            check_ready=refused,
+            blue_green=lambda *a, **k: blue_green.append(a),
+        )
+    assert account.deploys == [("database", "interrupted")] and blue_green == []
+    account.postgres = "17.6"  # RDS finished the major upgrade
+
+    steps = run(account, "dev", console, postgres="17.6", yes=True, check_ready=refused)
+
+    settled(account)
+    assert [(str(step.kind), step.done) for step in steps] == [("PostgreSQL params", True)]
+    assert account.deploys == [("database", "interrupted")]
+    assert "nothing to do" in console.file.getvalue()
+
+
+def test_prod_dry_run_of_a_major_on_gifstacks_instance_plans_it_in_place(aws, workspace, console):
+    """The real check_ready (Stubber answers shaped like gifstack's instance): Blue/Green is
+    refused for the managed master password, so the plan is in place and says why."""
+    edit(workspace / "params" / "prod.yaml", {"database.engine_version": "16.9"})
+    params.forget()
+    account = Account(postgres="16.9", postgres_targets=("16.10", "17.6"), managed_password=True)
+
+    (step,) = run(account, "prod", console, postgres="17.6", dry_run=True)
+
+    settled(account)
+    assert step.kind == Kind.POSTGRES_MAJOR_IN_PLACE and account.deploys == []
+    assert [line.split(" ")[1:4] for line in step.why] == [
+        ["master", "password", "is"],
+        ["is", "not", "1"],
+    ]
+    out = " ".join(console.file.getvalue().split())
+    assert "which blue/green deployments don't support" in out
+    assert "dry run: nothing changed" in out

@@ -292,6 +292,22 @@ def test_postgres_major_goes_blue_green():
     step = plan.postgres_step("16.9", "17.6", ["16.10", "17.6"])
     assert step.kind == Kind.POSTGRES_MAJOR and step.change == "16.9 -> 17.6"
     assert "writes blocked ~1 min" in step.safety and step.interrupts
+    assert step.why == () and plan.postgres_step("16.9", "17.6", ["17.6"], None, []) == step
+
+
+def test_postgres_major_is_in_place_when_blue_green_is_not_possible():
+    why = ["gif-prod's master password is managed by RDS in Secrets Manager, ..."]
+    step = plan.postgres_step("16.9", "17.6", ["16.10", "17.6"], "16.9", why)
+    assert step.kind == Kind.POSTGRES_MAJOR_IN_PLACE and step.why == tuple(why)
+    assert step.safety == (
+        "database unavailable while RDS upgrades it (minutes, longer with more data); "
+        "RDS snapshots it before the upgrade"
+    )
+    assert step.stack == "database" and step.params == {"database.engine_version": "17.6"}
+    assert plan.asks_typed_confirmation([step], prod=True) and not step.done
+    # A minor never goes through Blue/Green: whatever check_ready said, it stays a minor.
+    minor = plan.postgres_step("17.6", "17.7", ["17.7"], "17.6", why)
+    assert minor.kind == Kind.POSTGRES_MINOR and minor.why == ()
 
 
 @pytest.mark.parametrize(

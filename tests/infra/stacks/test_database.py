@@ -172,3 +172,50 @@ def test_an_upgrade_target_adds_a_named_group_of_its_family_with_the_same_parame
     assert props(template, "DatabaseParameterGroup")["Family"] == "postgres16"
     # the instance keeps its own group: RDS gives the upgrade group to the green only
     assert instance(template)["Properties"]["DBParameterGroupName"] == ref("DatabaseParameterGroup")
+
+
+def _create_only(resource_type: str) -> list[str]:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", resource_type).schema
+    return schema.get("createOnlyProperties", [])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_major_version_change_updates_the_instance_and_replaces_only_its_group(env):
+    """What `invoke upgrade` deploys for an in-place major: the same instance with a new
+    EngineVersion (an update: not create-only in AWS::RDS::DBInstance's schema), allowed to
+    change major, and a new parameter group of the new family (Family is create-only: the
+    group is replaced, which CloudFormation can do only for a group it names itself)."""
+    old, new = (
+        _with_database(env, engine_version="16.9"),
+        _with_database(env, engine_version="17.6"),
+    )
+    assert "/properties/EngineVersion" not in _create_only("AWS::RDS::DBInstance")
+    assert "/properties/DBParameterGroupName" not in _create_only("AWS::RDS::DBInstance")
+    assert "/properties/Family" in _create_only("AWS::RDS::DBParameterGroup")
+    before, after = instance(old)["Properties"], instance(new)["Properties"]
+    assert after["AllowMajorVersionUpgrade"] is True and after["EngineVersion"] == "17.6"
+    assert {k: v for k, v in before.items() if k != "EngineVersion"} == {
+        k: v for k, v in after.items() if k != "EngineVersion"
+    }
+    assert after["DBParameterGroupName"] == ref("DatabaseParameterGroup")
+    assert props(old, "DatabaseParameterGroup")["Family"] == "postgres16"
+    assert props(new, "DatabaseParameterGroup")["Family"] == "postgres17"
+    assert "DBParameterGroupName" not in props(new, "DatabaseParameterGroup")
+
+
+def test_a_major_version_change_passes_cfn_lint():
+    from cfnlint.api import ManualArgs, lint
+
+    from infra.stacks import synth
+
+    real = settings("prod")
+    for version in ("16.9", "17.6"):
+        changed = real.model_copy(
+            update={"database": real.database.model_copy(update={"engine_version": version})}
+        )
+        text = synth.build_text("database", changed)
+        assert "AllowMajorVersionUpgrade: true" in text
+        found = lint(text, config=ManualArgs(regions=["eu-west-1"]))
+        assert [f"{m.rule.id} {m.message}" for m in found] == [], version
