@@ -77,7 +77,7 @@ def run(
 def _confirmed(frame: Frame, confirm: str | None, yes: bool) -> None:
     """Prod needs its name typed in --confirm; other envs --yes, --confirm or a terminal."""
     settings, env = frame.settings, frame.env
-    expected = f"{settings.project}-{env}"
+    expected = frame.typed_name
     if settings.is_prod and confirm != expected:
         raise BadInput(
             f"destroying prod deletes its network, cluster and database: type the "

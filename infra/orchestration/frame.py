@@ -94,6 +94,12 @@ class Frame:
     def env(self) -> str:
         return self.settings.env
 
+    @property
+    def typed_name(self) -> str:
+        """What a typed confirmation asks for (destroy, restore, upgrade alike): the
+        environment's stack prefix, `gif-prod`, the name on every stack it would touch."""
+        return f"{self.settings.project}-{self.settings.env}"
+
     def identity(self) -> Identity:
         """Who we are (checked once; the line shows while STS answers, or doesn't)."""
         if not self._identity_shown:

@@ -223,7 +223,7 @@ def _confirmed(frame: Frame, yes: bool, what: str) -> None:
     """--yes, or a typed answer on a terminal: prod's full name, "yes" elsewhere."""
     if yes:
         return
-    expected = f"{frame.settings.project}-{frame.env}" if frame.settings.is_prod else "yes"
+    expected = frame.typed_name if frame.settings.is_prod else "yes"
     if not sys.stdin.isatty():
         raise BadInput(
             f"restore would {what}; no terminal to confirm on. Review the plan (--dry-run) and "

@@ -1,7 +1,7 @@
 """`invoke upgrade --env ENV [--kubernetes X.Y] [--postgres N.M]`: read what the account
 runs, plan the steps in the only safe order (infra/orchestration/upgrade_plan.py), show the
 plan with what each step means for the app, confirm where it can interrupt traffic (prod:
-the environment's name, typed), then run each step: a targeted edit of params/<env>.yaml,
+the stacks' prefix, gif-prod, typed), then run each step: a targeted edit of params/<env>.yaml,
 the templates synthesized again (the code `invoke synth` runs), and the affected stack
 deployed with the deploy engine (change set, wait), under the environment's deploy lock.
 
@@ -157,9 +157,10 @@ def _confirmed(frame: Frame, steps: list[Step], yes: bool) -> None:
         )
     if plan.asks_typed_confirmation(steps, prod=frame.settings.is_prod):
         answer = frame.console.input(
-            f"Steps above in [bold red]red[/] interrupt traffic. Type [bold]{env}[/] to go on: "
+            "Steps above in [bold red]red[/] interrupt traffic. "
+            f"Type [bold]{frame.typed_name}[/] to go on: "
         )
-        if answer.strip() != env:
+        if answer.strip() != frame.typed_name:
             raise BadInput(f"not confirmed (typed {answer.strip()!r}); nothing was changed.")
 
 

@@ -459,24 +459,24 @@ def test_postgres_minor_in_place_asks_prod_for_its_name(aws, workspace, console,
 
     def answer(prompt):
         asked.append(prompt)
-        return "prod"
+        return "gif-prod"  # the stacks' prefix, as destroy and restore ask
 
     monkeypatch.setattr(console, "input", answer)
     run(account, "prod", console, postgres="17.7")
 
     settled(account)
     assert account.deploys == [("database", {"postgres": "17.7"})]
-    assert len(asked) == 1 and "Type [bold]prod[/] to go on" in asked[0]
+    assert len(asked) == 1 and "Type [bold]gif-prod[/] to go on" in asked[0]
     assert "database restarts: a few minutes of errors" in console.file.getvalue()
 
 
 def test_prod_refuses_a_wrong_name_or_no_terminal(aws, workspace, console, monkeypatch):
     monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: True))
-    monkeypatch.setattr(console, "input", lambda prompt: "dev")
+    monkeypatch.setattr(console, "input", lambda prompt: "prod")  # not the whole name
     account = Account()
     with pytest.raises(BadInput) as refused:
         run(account, "prod", console, postgres="17.7")
-    assert "not confirmed (typed 'dev')" in refused.value.message and account.deploys == []
+    assert "not confirmed (typed 'prod')" in refused.value.message and account.deploys == []
 
     monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
     with pytest.raises(BadInput) as refused:
