@@ -3,6 +3,8 @@ AWS-compatible endpoint is (tests/support/emulator.py)."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.support import emulator as support
@@ -24,6 +26,22 @@ def emulated(emulator, monkeypatch):
 def aws(emulated):
     """An account after `invoke bootstrap` (gif-ci's boundary and execution role)."""
     return support.bootstrapped(emulated)
+
+
+@pytest.fixture
+def params_copy(tmp_path, monkeypatch):
+    """params/ copied, templates/ redirected, both under tmp_path: for the commands that write
+    them (restore, upgrade). Yields the params folder."""
+    from infra.settings import params
+    from infra.stacks import synth
+
+    copy = tmp_path / "params"
+    shutil.copytree(params.PARAMS_DIR, copy)
+    monkeypatch.setattr(params, "PARAMS_DIR", copy)
+    monkeypatch.setattr(synth, "TEMPLATES_DIR", tmp_path / "templates")
+    params.forget()
+    yield copy
+    params.forget()
 
 
 # The runner's repository and GitHub connection as a team sets them before its first deploy

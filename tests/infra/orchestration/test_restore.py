@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,15 +28,9 @@ def console():
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
+def workspace(params_copy):
     """params/ and templates/ copies: restore writes both."""
-    copy = tmp_path / "params"
-    shutil.copytree(params.PARAMS_DIR, copy)
-    monkeypatch.setattr(params, "PARAMS_DIR", copy)
-    monkeypatch.setattr(synth, "TEMPLATES_DIR", tmp_path / "templates")
-    params.forget()
-    yield copy
-    params.forget()
+    return params_copy
 
 
 def _out(console: Console) -> str:

@@ -5,7 +5,6 @@ real HTTP with the real templates."""
 from __future__ import annotations
 
 import io
-import shutil
 
 import pytest
 from rich.console import Console
@@ -14,7 +13,6 @@ from infra.core.errors import BadInput
 from infra.orchestration import deploy
 from infra.settings import params
 from infra.settings.params_edit import edit
-from infra.stacks import synth
 from tests.support import emulator as support
 
 
@@ -24,15 +22,10 @@ def console():
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    copy = tmp_path / "params"
-    shutil.copytree(params.PARAMS_DIR, copy)
-    monkeypatch.setattr(params, "PARAMS_DIR", copy)
-    monkeypatch.setattr(synth, "TEMPLATES_DIR", tmp_path / "templates")
-    edit(copy / "dev.yaml", {"database.engine_version": "16.9"})
+def workspace(params_copy):
+    edit(params_copy / "dev.yaml", {"database.engine_version": "16.9"})
     params.forget()
-    yield copy
-    params.forget()
+    return params_copy
 
 
 def _version(workspace, version: str) -> None:
