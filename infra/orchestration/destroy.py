@@ -92,6 +92,6 @@ def _confirmed(frame: Frame, confirm: str | None, yes: bool) -> None:
                 f"destroying env {env} deletes its database; no terminal to ask on. "
                 f"Pass --yes (or --confirm {expected}) to say so explicitly."
             )
-        answer = frame.console.input(f"Type [bold]{expected}[/] to delete env {env}'s stacks: ")
-        if answer.strip() != expected:
-            raise BadInput(f"not confirmed (typed {answer.strip()!r}); nothing was deleted.")
+        frame.ask_typed(
+            f"Type [bold]{expected}[/] to delete env {env}'s stacks: ", expected, nothing="deleted"
+        )

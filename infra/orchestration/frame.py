@@ -100,6 +100,13 @@ class Frame:
         environment's stack prefix, `gif-prod`, the name on every stack it would touch."""
         return f"{self.settings.project}-{self.settings.env}"
 
+    def ask_typed(self, prompt: str, expected: str, *, nothing: str = "changed") -> None:
+        """Ask on the terminal (the caller has checked there is one); anything but `expected`
+        typed is a refusal: BadInput, and nothing done."""
+        answer = self.console.input(prompt).strip()
+        if answer != expected:
+            raise BadInput(f"not confirmed (typed {answer!r}); nothing was {nothing}.")
+
     def identity(self) -> Identity:
         """Who we are (checked once; the line shows while STS answers, or doesn't)."""
         if not self._identity_shown:

@@ -229,6 +229,4 @@ def _confirmed(frame: Frame, yes: bool, what: str) -> None:
             f"restore would {what}; no terminal to confirm on. Review the plan (--dry-run) and "
             "run again with --yes."
         )
-    answer = frame.console.input(f"Type [bold]{expected}[/] to {what}: ").strip()
-    if answer != expected:
-        raise BadInput(f"not confirmed (typed {answer!r}); nothing was changed.")
+    frame.ask_typed(f"Type [bold]{expected}[/] to {what}: ", expected)

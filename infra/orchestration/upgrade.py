@@ -156,12 +156,11 @@ def _confirmed(frame: Frame, steps: list[Step], yes: bool) -> None:
             "review the plan above and run again with --yes."
         )
     if plan.asks_typed_confirmation(steps, prod=frame.settings.is_prod):
-        answer = frame.console.input(
+        frame.ask_typed(
             "Steps above in [bold red]red[/] interrupt traffic. "
-            f"Type [bold]{frame.typed_name}[/] to go on: "
+            f"Type [bold]{frame.typed_name}[/] to go on: ",
+            frame.typed_name,
         )
-        if answer.strip() != frame.typed_name:
-            raise BadInput(f"not confirmed (typed {answer.strip()!r}); nothing was changed.")
 
 
 def _execute(frame: Frame, step: Step, identity, *, force: bool, parts: Parts) -> None:

@@ -269,6 +269,19 @@ def test_destroy_without_a_terminal_and_without_yes_refuses(aws, console):
         destroy.run("dev", console=console)
 
 
+def test_destroy_on_a_terminal_refuses_anything_but_the_name_typed(aws, console, monkeypatch):
+    deploy.run("dev", only="network", yes=True, console=console)
+    monkeypatch.setattr("sys.stdin", type("Tty", (), {"isatty": staticmethod(lambda: True)}))
+    asked = []
+    monkeypatch.setattr(console, "input", lambda prompt: asked.append(prompt) or " gif-dv ")
+    with pytest.raises(BadInput) as refused:
+        destroy.run("dev", console=console)
+    assert refused.value.message == "not confirmed (typed 'gif-dv'); nothing was deleted."
+    assert asked == ["Type [bold]gif-dev[/] to delete env dev's stacks: "]
+    stacks = support.client(aws, "cloudformation").describe_stacks(StackName="gif-dev-network")
+    assert stacks["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
 def test_status_lists_every_stack_and_its_outputs(aws, console):
     deploy.run("dev", only="network,database", yes=True, console=console)
 
